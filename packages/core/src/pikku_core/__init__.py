@@ -1,0 +1,127 @@
+"""pikku-core: write a typed function once, wire it to every transport.
+
+Everything a user writes is importable from here: the `Pikku` app, the `pikku_func`
+decorators, the `Wire`, every error class, the session middleware and the value types.
+"""
+
+from ._app import Pikku
+from ._func import (
+    FunctionMeta,
+    Middleware,
+    Permission,
+    PermissionSpec,
+    PikkuFunction,
+    pikku_func,
+    pikku_sessionless_func,
+)
+from ._pipeline import Emit, Pipeline
+from ._services import ServicesView
+from ._session import HMACSessionCodec, SessionCodec, auth_bearer, auth_cookie
+from ._values import Response, UploadFile, encode_json, to_builtins
+from ._wire import (
+    RPC,
+    ChannelWire,
+    CLIWire,
+    HTTPWire,
+    MCPWire,
+    QueueWire,
+    ScheduledWire,
+    SetCookie,
+    SkipRun,
+    Wire,
+)
+from ._wirings import (
+    ChannelAction,
+    ChannelMiddleware,
+    ChannelWiring,
+    CLIWiring,
+    HTTPWiring,
+    MCPPromptWiring,
+    MCPResourceWiring,
+    MCPToolWiring,
+    QueueWiring,
+    SchedulerWiring,
+)
+from .errors import (
+    PROBLEM_CONTENT_TYPE,
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    GatewayTimeoutError,
+    GoneError,
+    InternalServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    NotImplementedHTTPError,
+    PayloadTooLargeError,
+    PikkuError,
+    ServiceUnavailableError,
+    TooManyRequestsError,
+    UnauthorizedError,
+    UnprocessableContentError,
+    UnsupportedMediaTypeError,
+    error_for_status,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "RPC",
+    "BadRequestError",
+    "CLIWire",
+    "CLIWiring",
+    "ChannelAction",
+    "ChannelMiddleware",
+    "ChannelWire",
+    "ChannelWiring",
+    "ConflictError",
+    "Emit",
+    "ForbiddenError",
+    "FunctionMeta",
+    "GatewayTimeoutError",
+    "GoneError",
+    "HMACSessionCodec",
+    "HTTPWire",
+    "HTTPWiring",
+    "InternalServerError",
+    "MCPPromptWiring",
+    "MCPResourceWiring",
+    "MCPToolWiring",
+    "MCPWire",
+    "MethodNotAllowedError",
+    "Middleware",
+    "NotFoundError",
+    "NotImplementedHTTPError",
+    "PayloadTooLargeError",
+    "Permission",
+    "PermissionSpec",
+    "Pikku",
+    "PikkuError",
+    "PikkuFunction",
+    "Pipeline",
+    "QueueWire",
+    "QueueWiring",
+    "Response",
+    "ScheduledWire",
+    "SchedulerWiring",
+    "ServiceUnavailableError",
+    "ServicesView",
+    "SessionCodec",
+    "SetCookie",
+    "SkipRun",
+    "TooManyRequestsError",
+    "UnauthorizedError",
+    "UnprocessableContentError",
+    "UnsupportedMediaTypeError",
+    "UploadFile",
+    "Wire",
+    "__version__",
+    "auth_bearer",
+    "auth_cookie",
+    "encode_json",
+    "error_for_status",
+    "pikku_func",
+    "pikku_sessionless_func",
+    "to_builtins",
+]
