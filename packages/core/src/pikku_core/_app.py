@@ -78,6 +78,7 @@ class Pikku:
         self._error_map: dict[type[BaseException], tuple[int, str | None]] = {}
         self._generation = 0
         self._rpc_pipelines: dict[int, Pipeline] = {}
+        self._wiring_listeners: dict[object, Callable[[Any], None]] = {}
         self.logger = logging.getLogger(name)
 
         self.http_wirings: list[HTTPWiring] = []
@@ -149,6 +150,25 @@ class Pikku:
 
     def _changed(self) -> None:
         self._generation += 1
+
+    def on_wiring(self, listener: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``listener(wiring)`` for every MCP wiring added from now on.
+
+        Transports that serve a live list (MCP tools, resources, prompts) use it to
+        announce changes. Returns an idempotent callable that removes the listener.
+        """
+        token = object()
+        self._wiring_listeners[token] = listener
+
+        def remove() -> None:
+            self._wiring_listeners.pop(token, None)
+
+        return remove
+
+    def _wired(self, wiring: Any) -> None:
+        self._changed()
+        for listener in list(self._wiring_listeners.values()):
+            listener(wiring)
 
     def add_middleware(self, *middleware: Middleware, tags: Iterable[str] | None = None) -> None:
         """Add global middleware, or tag middleware when ``tags`` is given.
@@ -471,7 +491,7 @@ class Pikku:
             annotations,
         )
         self.mcp_tools.append(wiring)
-        self._changed()
+        self._wired(wiring)
         return wiring
 
     def wire_mcp_resource(
@@ -492,7 +512,7 @@ class Pikku:
             description or meta.description,
         )
         self.mcp_resources.append(wiring)
-        self._changed()
+        self._wired(wiring)
         return wiring
 
     def wire_mcp_prompt(
@@ -508,7 +528,7 @@ class Pikku:
         meta = pipeline.meta
         wiring = MCPPromptWiring(name or meta.name, meta, pipeline, description or meta.description)
         self.mcp_prompts.append(wiring)
-        self._changed()
+        self._wired(wiring)
         return wiring
 
     # ------------------------------------------------------------------ secrets
