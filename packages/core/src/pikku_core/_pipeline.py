@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from ._func import FunctionMeta, Middleware, Permission, PermissionSpec
+from ._queue import current_wire
 from ._services import ServicesView, close_wire_services
 from ._wire import Wire
 from .errors import ForbiddenError, PikkuError, UnauthorizedError
@@ -154,12 +155,15 @@ class Pipeline:
         if not app._started:
             await app.start()
         services = app._services_for(wire)
+        # Lets `services.queue.add` send the enqueuer's session with the job.
+        wire_token = current_wire.set(wire)
         try:
             try:
                 if self._mws:
                     return await self._run_onion(services, wire, data, raw_json, strict, emit)
                 return await self._core(services, wire, data, raw_json, strict, emit)
             finally:
+                current_wire.reset(wire_token)
                 if services is not app._shared_services:
                     await close_wire_services(services)
         except PikkuError:
