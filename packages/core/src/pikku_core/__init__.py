@@ -15,6 +15,8 @@ from ._func import (
     pikku_sessionless_func,
 )
 from ._pipeline import Emit, Pipeline
+from ._queue import InMemoryQueueService, JobInfo, JobStatus, QueueService
+from ._scheduler import CronSchedule, InProcessScheduler, ScheduledRun
 from ._services import ServicesView
 from ._session import HMACSessionCodec, SessionCodec, auth_bearer, auth_cookie
 from ._values import Response, UploadFile, encode_json, to_builtins
@@ -76,6 +78,7 @@ __all__ = [
     "ChannelWire",
     "ChannelWiring",
     "ConflictError",
+    "CronSchedule",
     "Emit",
     "ForbiddenError",
     "FunctionMeta",
@@ -84,7 +87,11 @@ __all__ = [
     "HMACSessionCodec",
     "HTTPWire",
     "HTTPWiring",
+    "InMemoryQueueService",
+    "InProcessScheduler",
     "InternalServerError",
+    "JobInfo",
+    "JobStatus",
     "MCPPromptWiring",
     "MCPResourceWiring",
     "MCPToolWiring",
@@ -100,9 +107,11 @@ __all__ = [
     "PikkuError",
     "PikkuFunction",
     "Pipeline",
+    "QueueService",
     "QueueWire",
     "QueueWiring",
     "Response",
+    "ScheduledRun",
     "ScheduledWire",
     "SchedulerWiring",
     "ServiceUnavailableError",
