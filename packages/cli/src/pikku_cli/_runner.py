@@ -1,0 +1,285 @@
+"""`run`: the app's wired commands as a command-line program."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, TextIO, cast
+
+import anyio
+
+from pikku_core import CLIWire, CLIWiring, Pikku, PikkuError, Response, UnauthorizedError, Wire
+
+from ._options import InputSpec, add_input_arguments
+from ._term import Style, dump_json, is_tty
+
+__all__ = ["SessionLoader", "env_session", "run"]
+
+SessionLoader = Callable[[Pikku], Any]
+"""Returns the session for a CLI call (or None); may raise a `PikkuError`."""
+
+_COMMAND = "_pikku_command"
+
+
+class UsageError(Exception):
+    """argparse reported bad arguments (exit code 2)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class ParserExit(Exception):
+    """argparse wants to exit (``--help``)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` that raises instead of calling `sys.exit`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise ParserExit(status)
+
+
+def env_session(var: str = "PIKKU_SESSION") -> SessionLoader:
+    """A session loader reading a token from an environment variable.
+
+    The token is decoded with the app's session codec (``app.session_codec()``, HMAC
+    with the app secret); produce one with ``app.session_codec().encode(session)``.
+
+    Args:
+        var: The environment variable holding the token.
+
+    Returns:
+        The loader: no variable (or an empty one) means no session; a token that does not
+        decode raises `UnauthorizedError`.
+    """
+
+    def load(app: Pikku) -> Any:
+        token = os.environ.get(var, "").strip()
+        if not token:
+            return None
+        session = app.session_codec().decode(token)
+        if session is None:
+            raise UnauthorizedError(f"{var} holds an invalid or expired session token")
+        return session
+
+    return load
+
+
+class _ConfigError(Exception):
+    """The app or the environment is set up wrongly (exit code 1, no traceback)."""
+
+
+@dataclass(slots=True)
+class _Command:
+    wiring: CLIWiring
+    spec: InputSpec
+
+
+def _summary(wiring: CLIWiring) -> str | None:
+    meta = wiring.func
+    text = wiring.description or meta.title or meta.description
+    return text.strip().splitlines()[0] if text else None
+
+
+def build_parser(app: Pikku, prog: str | None = None) -> tuple[Parser, list[_Command]]:
+    """Build the argparse tree for the app's CLI wirings.
+
+    Raises:
+        ValueError: Two wirings use the same command, or a command is also a group.
+    """
+    root = Parser(prog=prog, description=f"Commands of the {app.name} app.")
+    root.add_argument(
+        "--json-errors", action="store_true", help="print errors as the JSON error shape"
+    )
+    groups: dict[tuple[str, ...], Any] = {
+        (): root.add_subparsers(title="commands", metavar="COMMAND", dest="_pikku_0")
+    }
+    groups[()].required = True
+    leaves: set[tuple[str, ...]] = set()
+    commands: list[_Command] = []
+    for wiring in app.cli_wirings:
+        parts = tuple(wiring.command.split())
+        if not parts:
+            raise ValueError("a CLI command needs a name")
+        for i in range(1, len(parts)):
+            prefix = parts[:i]
+            if prefix in leaves:
+                raise ValueError(f"CLI command {' '.join(prefix)!r} is also a command group")
+            if prefix not in groups:
+                group = groups[prefix[:-1]].add_parser(
+                    prefix[-1], help=f"{' '.join(prefix)} commands"
+                )
+                groups[prefix] = group.add_subparsers(
+                    title="commands", metavar="COMMAND", dest=f"_pikku_{i}"
+                )
+                groups[prefix].required = True
+        if parts in leaves or parts in groups:
+            raise ValueError(f"CLI command {wiring.command!r} is wired twice or is a group")
+        leaves.add(parts)
+        meta = wiring.func
+        leaf = groups[parts[:-1]].add_parser(
+            parts[-1],
+            help=_summary(wiring),
+            description=wiring.description or meta.description or meta.title,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        leaf.add_argument(
+            "--json-errors",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="print errors as the JSON error shape",
+        )
+        spec = add_input_arguments(leaf, meta.input_type, wiring.positionals)
+        leaf.set_defaults(**{_COMMAND: len(commands)})
+        commands.append(_Command(wiring, spec))
+    return root, commands
+
+
+def _print_error(err: TextIO, exc: PikkuError, json_errors: bool, spec: InputSpec | None) -> int:
+    status = exc.status_code
+    usage = status == 422
+    payload = exc.payload
+    flag = None
+    if usage and spec is not None and isinstance(payload, dict):
+        path = payload.get("path")  # pyright: ignore[reportUnknownMemberType]
+        flag = spec.flag_for(path) if isinstance(path, str) else None
+    if json_errors:
+        shape = exc.to_dict()
+        if flag is not None:
+            shape["payload"] = {**shape["payload"], "option": flag}
+        err.write(json.dumps(shape, ensure_ascii=False) + "\n")
+    else:
+        style = Style(err)
+        message = exc.message
+        if flag is not None:
+            path = cast("dict[str, Any]", payload).get("path")
+            message = message.removesuffix(f" at {path}")
+            message = f"invalid value for {flag}: {message}"
+        if status >= 500:
+            message = f"{message} (error id {exc.error_id})"
+        err.write(f"{style('Error', 'red', 'bold')} ({exc.name}): {message}\n")
+    err.flush()
+    return 2 if usage else 1
+
+
+async def _execute(
+    app: Pikku,
+    command: _Command,
+    data: Any,
+    argv: Sequence[str],
+    loader: SessionLoader,
+    json_errors: bool,
+) -> int:
+    out, err = sys.stdout, sys.stderr
+    wiring = command.wiring
+    pretty = is_tty(out)
+
+    async def emit(item: Any) -> None:
+        out.write(dump_json(item, pretty=False) + "\n")
+        out.flush()
+
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if not app.started:
+                await stack.enter_async_context(app)
+            try:
+                session = loader(app)
+            except (RuntimeError, ValueError) as exc:  # no usable secret, bad codec set-up
+                raise _ConfigError(f"cannot load the session: {exc}") from None
+            cli = CLIWire(wiring.command, tuple(argv))
+            wire: Wire[Any] = Wire(app, session=session, cli=cli)
+            if wiring.func.is_stream:
+                await wiring.pipeline.run(wire, data, strict=False, emit=emit)
+                return 0
+            result = await wiring.pipeline.run(wire, data, strict=False)
+            _print_result(out, wiring, result, pretty)
+            return 0
+    except PikkuError as exc:
+        return _print_error(err, exc, json_errors, command.spec)
+    except _ConfigError as exc:
+        style = Style(err)
+        err.write(f"{style('Error', 'red', 'bold')}: {exc}\n")
+        return 1
+
+
+def _print_result(out: TextIO, wiring: CLIWiring, result: Any, pretty: bool) -> None:
+    if wiring.render is not None:
+        text = wiring.render(result)
+        out.write(text if text.endswith("\n") or not text else text + "\n")
+    elif isinstance(result, Response):
+        if not isinstance(result.body, bytes):
+            raise PikkuError("a streamed Response cannot be printed by the CLI")
+        out.flush()
+        out.buffer.write(result.body)
+    elif result is not None:
+        out.write(dump_json(result, pretty=pretty) + "\n")
+    out.flush()
+
+
+def run(
+    app: Pikku,
+    argv: Sequence[str] | None = None,
+    *,
+    session_loader: SessionLoader | None = None,
+    prog: str | None = None,
+) -> int:
+    """Run one of the app's wired commands, synchronously.
+
+    Parses ``argv`` against the app's CLI wirings, calls the function through its
+    pipeline, prints the output (JSON, pretty on a terminal, or the wiring's
+    ``render``; a streaming function prints one JSON line per item) and returns the
+    exit code. A script does ``sys.exit(pikku_cli.run(app))``.
+
+    Args:
+        app: The app whose ``wire_cli`` commands to expose.
+        argv: The arguments after the program name (default ``sys.argv[1:]``).
+        session_loader: Where the call's session comes from (default: the
+            ``PIKKU_SESSION`` token, see `env_session`).
+        prog: Program name shown in help and usage (default from ``sys.argv[0]``).
+
+    Returns:
+        0 on success, 2 for a usage or validation error (naming the option), 1 for any
+        other error, 130 when interrupted (Ctrl-C).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = build_parser(app, prog)
+    try:
+        namespace = parser.parse_args(args)
+    except ParserExit as exc:
+        return exc.status
+    except UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        style = Style(sys.stderr)
+        sys.stderr.write(f"{style('error', 'red', 'bold')}: {exc.message}\n")
+        return 2
+    command = commands[getattr(namespace, _COMMAND)]
+    data = command.spec.collect(namespace)
+    loader = session_loader or env_session()
+    try:
+        return anyio.run(
+            _execute, app, command, data, args, loader, bool(namespace.json_errors)
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`); don't let the final flush complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
