@@ -5,6 +5,15 @@ decorators, the `Wire`, every error class, the session middleware and the value 
 """
 
 from ._app import Pikku
+from ._channel import (
+    CLOSE_SLOW_CONSUMER,
+    ChannelConnection,
+    ChannelRequest,
+    ChannelRuntime,
+    ChannelTransport,
+)
+from ._channel_middleware import ChannelMiddlewareChain, compose_channel_middleware
+from ._eventhub import EventHub, InProcessEventHub
 from ._func import (
     FunctionMeta,
     Middleware,
@@ -68,6 +77,15 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CLOSE_SLOW_CONSUMER",
+    "ChannelConnection",
+    "ChannelMiddlewareChain",
+    "ChannelRequest",
+    "ChannelRuntime",
+    "ChannelTransport",
+    "EventHub",
+    "InProcessEventHub",
+    "compose_channel_middleware",
     "PROBLEM_CONTENT_TYPE",
     "RPC",
     "BadRequestError",

@@ -74,6 +74,8 @@ class Pikku:
         self._registry: dict[str, dict[int, FunctionMeta[Any]]] = {}
         self._middleware: list[Middleware] = []
         self._tag_middleware: dict[str, list[Middleware]] = {}
+        self._channel_middleware: list[ChannelMiddleware] = []
+        self._tag_channel_middleware: dict[str, list[ChannelMiddleware]] = {}
         self._permissions: list[Permission] = []
         self._error_map: dict[type[BaseException], tuple[int, str | None]] = {}
         self._generation = 0
@@ -180,6 +182,21 @@ class Pikku:
         else:
             for tag in tags:
                 self._tag_middleware.setdefault(tag, []).extend(middleware)
+        self._changed()
+
+    def add_channel_middleware(
+        self, *middleware: ChannelMiddleware, tags: Iterable[str] | None = None
+    ) -> None:
+        """Add channel middleware for every channel, or for channels with one of ``tags``.
+
+        Outgoing-message onion: global, then tag, then the wiring's ``channel_middleware``.
+        Channels compose their chain when first served, so add these before serving.
+        """
+        if tags is None:
+            self._channel_middleware.extend(middleware)
+        else:
+            for tag in tags:
+                self._tag_channel_middleware.setdefault(tag, []).extend(middleware)
         self._changed()
 
     def add_permission(self, *permissions: Permission) -> None:

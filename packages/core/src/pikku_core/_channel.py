@@ -1,0 +1,532 @@
+"""The transport-agnostic channel runtime: connections, action routing, replies.
+
+Any WebSocket server hosts channels by giving the runtime a `ChannelTransport` (send a
+text frame, close) per connection and feeding it the frames it receives::
+
+    runtime = ChannelRuntime(app)
+    wiring = runtime.match(path)                # None -> refuse the upgrade (404)
+    async with runtime.connect(wiring, transport, request) as conn:
+        async for frame in websocket:           # handled one at a time, in order
+            await runtime.message(conn, frame)
+
+Everything else is decided here, once for every transport: routing by the routing key,
+stripping ``action``/``id`` and putting them back on the reply, reply and error shapes,
+the session kept on the connection, channel middleware on every outgoing message, and
+the bounded send queue (a connection that cannot keep up is closed with 1013).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import anyio
+import msgspec
+
+from ._channel_middleware import ChannelMiddlewareChain, compose_channel_middleware
+from ._func import FunctionMeta, as_meta, pikku_sessionless_func
+from ._pipeline import Pipeline
+from ._wire import ChannelWire, HTTPWire, Wire
+from ._wirings import ChannelMiddleware, ChannelWiring
+from .errors import (
+    BadRequestError,
+    InternalServerError,
+    NotFoundError,
+    PikkuError,
+    UnsupportedMediaTypeError,
+)
+
+if TYPE_CHECKING:
+    from ._app import Pikku
+
+__all__ = [
+    "CLOSE_SLOW_CONSUMER",
+    "ChannelConnection",
+    "ChannelRequest",
+    "ChannelRuntime",
+    "ChannelTransport",
+]
+
+CLOSE_SLOW_CONSUMER = 1013
+"""Close code for a connection whose send queue overflowed ("try again later")."""
+CLOSE_POLICY = 1008
+"""Close code when ``on_connect`` refuses the connection."""
+
+_log = logging.getLogger("pikku.channel")
+_json_decode = msgspec.json.Decoder[Any]().decode
+_json_encode = msgspec.json.Encoder().encode
+
+
+@runtime_checkable
+class ChannelTransport(Protocol):
+    """One live WebSocket connection, as the runtime sees it (the adapter implements it)."""
+
+    async def send(self, text: str, /) -> None:
+        """Send one text frame; raise any exception when the connection is gone."""
+        ...
+
+    async def close(self, code: int = 1000, reason: str = "", /) -> None:
+        """Close the connection with a close frame (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRequest:
+    """The opening (upgrade) request, readable by ``on_connect`` through ``wire.http``.
+
+    Attributes:
+        path: Request path without the query string.
+        headers: Request headers, names in lower case.
+        cookies: Request cookies.
+        query: Query parameters (each name to all its values).
+    """
+
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict[str, str])
+    cookies: Mapping[str, str] = field(default_factory=dict[str, str])
+    query: Mapping[str, list[str]] = field(default_factory=dict[str, list[str]])
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The request as a plain mapping (``wire.channel.opening``)."""
+        return {
+            "path": self.path,
+            "headers": self.headers,
+            "cookies": self.cookies,
+            "query": self.query,
+        }
+
+
+def _input_mode(meta: FunctionMeta[Any]) -> str:
+    """How a message's remaining keys become ``data``: none, object, or value."""
+    tp = meta.input_type
+    if tp is None:
+        return "none"
+    try:
+        info = msgspec.inspect.type_info(tp)
+    except Exception:
+        return "object"
+    objectish = (
+        msgspec.inspect.StructType,
+        msgspec.inspect.DataclassType,
+        msgspec.inspect.TypedDictType,
+        msgspec.inspect.NamedTupleType,
+        msgspec.inspect.DictType,
+        msgspec.inspect.AnyType,
+    )
+    return "object" if isinstance(info, objectish) else "value"
+
+
+@dataclass(slots=True, eq=False)
+class _Route:
+    pipeline: Pipeline
+    mode: str
+    stream: bool
+
+
+class _Compiled:
+    """What the runtime precomputes once per channel wiring."""
+
+    __slots__ = ("chain", "connect", "routes", "wiring")
+
+    def __init__(self, app: Pikku, wiring: ChannelWiring) -> None:
+        self.wiring = wiring
+        self.routes = {
+            name: _Route(a.pipeline, _input_mode(a.func), a.func.is_stream)
+            for name, a in wiring.actions.items()
+        }
+        cms = [*_tag_channel_middleware(app, wiring.tags), *wiring.channel_middleware]
+        self.chain: ChannelMiddlewareChain | None = compose_channel_middleware(cms)
+        # Without on_connect the opening request still runs the middleware onion, so that
+        # session middleware (auth_cookie, auth_bearer) can load a session from it.
+        self.connect: Pipeline = wiring.on_connect or Pipeline(
+            app,
+            as_meta(_opened),
+            auth=False,
+            middleware=wiring.middleware,
+            tags=wiring.tags,
+        )
+
+
+def _tag_channel_middleware(app: Pikku, tags: Iterable[str]) -> list[ChannelMiddleware]:
+    found = list(app._channel_middleware)
+    for tag in tags:
+        found.extend(app._tag_channel_middleware.get(tag, ()))
+    return found
+
+
+@pikku_sessionless_func(name="pikku_channel_opened")
+async def _opened(services: Any, data: None, wire: Wire[Any]) -> None:
+    """Stand-in ``on_connect`` for channels without one (runs the middleware only)."""
+
+
+class ChannelConnection:
+    """One connection as the runtime tracks it (the adapter holds it, never builds it).
+
+    Attributes:
+        id: Unique id (also ``wire.channel.channel_id``).
+        wiring: The channel this connection is on.
+        request: The opening request.
+        session: The connection's session (set by ``on_connect`` or any action).
+        channel: The `ChannelWire` functions see as ``wire.channel``.
+        closed: Whether the connection is closing or closed (further sends are dropped).
+    """
+
+    __slots__ = (
+        "_compiled",
+        "_draining",
+        "_limit",
+        "_outbox",
+        "_runtime",
+        "_tg",
+        "_transport",
+        "channel",
+        "closed",
+        "id",
+        "request",
+        "session",
+        "wiring",
+    )
+
+    def __init__(
+        self,
+        runtime: ChannelRuntime,
+        compiled: _Compiled,
+        transport: ChannelTransport,
+        request: ChannelRequest,
+        tg: anyio.abc.TaskGroup,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.wiring = compiled.wiring
+        self.request = request
+        self.session: Any = None
+        self.closed = False
+        self._runtime = runtime
+        self._compiled = compiled
+        self._transport = transport
+        self._tg = tg
+        self._limit = runtime.send_queue_size
+        self._outbox: deque[str] = deque()
+        self._draining = False
+        self.channel = ChannelWire(
+            channel_id=self.id,
+            channel_name=self.wiring.name,
+            send=self.send,
+            close=self.close,
+            opening=request.as_mapping(),
+        )
+
+    def _set_session(self, session: Any) -> None:
+        self.session = session
+
+    def _wire(self, http: HTTPWire | None = None) -> Wire[Any]:
+        return Wire(
+            self._runtime.app,
+            session=self.session,
+            on_session_change=self._set_session,
+            channel=self.channel,
+            http=http,
+        )
+
+    async def send(self, event: Any) -> None:
+        """Send one message to this connection (``wire.channel.send``); never blocks.
+
+        The message passes through the channel middleware, then joins the bounded send
+        queue; when the queue is full the connection is closed with 1013.
+        """
+        for text in await self._encode(event):
+            if self.closed:
+                return
+            if len(self._outbox) >= self._limit:
+                self._overflow()
+                return
+            self._outbox.append(text)
+            if not self._draining:
+                self._draining = True
+                self._tg.start_soon(self._drain)
+
+    async def reply(self, event: Any) -> None:
+        """Send a reply to this connection's own message, in order after queued sends."""
+        for text in await self._encode(event):
+            if self.closed:
+                return
+            if self._draining:
+                # A drain is under way: queue behind it (bounded like any other send).
+                if len(self._outbox) >= self._limit:
+                    self._overflow()
+                    return
+                self._outbox.append(text)
+                continue
+            self._outbox.append(text)
+            self._draining = True
+            await self._drain()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close this connection (``wire.channel.close``); pending messages are dropped."""
+        if self.closed:
+            return
+        self.closed = True
+        self._outbox.clear()
+        await self._close_transport(code, reason)
+
+    async def _encode(self, event: Any) -> list[str]:
+        chain = self._compiled.chain
+        if chain is None:
+            return [_json_encode(event).decode()]
+        try:
+            events = await chain(self._runtime.app.services, event)
+        except Exception:
+            _log.exception("channel middleware of %s failed: message dropped", self.wiring.name)
+            return []
+        return [_json_encode(e).decode() for e in events]
+
+    async def _drain(self) -> None:
+        outbox = self._outbox
+        try:
+            while outbox and not self.closed:
+                text = outbox.popleft()
+                try:
+                    await self._transport.send(text)
+                except Exception:
+                    # The peer is gone; the adapter's receive loop ends and disconnects.
+                    self.closed = True
+                    outbox.clear()
+        finally:
+            self._draining = False
+
+    def _overflow(self) -> None:
+        _log.warning(
+            "channel %s connection %s cannot keep up (%d queued): closing with 1013",
+            self.wiring.name,
+            self.id,
+            len(self._outbox),
+        )
+        self.closed = True
+        self._outbox.clear()
+        self._tg.start_soon(self._close_transport, CLOSE_SLOW_CONSUMER, "slow consumer")
+
+    async def _close_transport(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._transport.close(code, reason)
+
+
+def _shape(action: str, msg_id: Any, has_id: bool, result: Any) -> dict[str, Any]:
+    reply: dict[str, Any] = {"action": action}
+    if result is not None:
+        value = msgspec.to_builtins(result)
+        if isinstance(value, dict):
+            reply.update(value)  # pyright: ignore[reportUnknownArgumentType]
+            reply["action"] = action
+        else:
+            reply["result"] = value
+    if has_id:
+        reply["id"] = msg_id
+    return reply
+
+
+def _error(action: str | None, msg_id: Any, has_id: bool, err: PikkuError) -> dict[str, Any]:
+    reply: dict[str, Any] = {}
+    if action is not None:
+        reply["action"] = action
+    if has_id:
+        reply["id"] = msg_id
+    reply["error"] = err.to_dict()
+    return reply
+
+
+class ChannelRuntime:
+    """Hosts an app's wired channels on any WebSocket server.
+
+    Args:
+        app: The app whose ``channel_wirings`` are served.
+        send_queue_size: Messages a connection may have waiting to be sent; past that it
+            is a slow consumer and is closed with 1013.
+    """
+
+    def __init__(self, app: Pikku, *, send_queue_size: int = 1024) -> None:
+        if send_queue_size < 1:
+            raise ValueError("send_queue_size must be at least 1")
+        self.app = app
+        self.send_queue_size = send_queue_size
+        self._compiled: dict[int, _Compiled] = {}
+        self._routes: dict[str, ChannelWiring] = {}
+        for wiring in app.channel_wirings:
+            self._routes.setdefault(wiring.route, wiring)
+        self.connections: dict[str, ChannelConnection] = {}
+
+    def match(self, path: str) -> ChannelWiring | None:
+        """The channel wired at ``path`` (query string ignored), or None."""
+        path = path.split("?", 1)[0]
+        found = self._routes.get(path)
+        if found is None and path.endswith("/") and len(path) > 1:
+            found = self._routes.get(path.rstrip("/"))
+        return found
+
+    def _compile(self, wiring: ChannelWiring) -> _Compiled:
+        compiled = self._compiled.get(id(wiring))
+        if compiled is None:
+            compiled = self._compiled[id(wiring)] = _Compiled(self.app, wiring)
+        return compiled
+
+    @contextlib.asynccontextmanager
+    async def connect(
+        self,
+        wiring: ChannelWiring,
+        transport: ChannelTransport,
+        request: ChannelRequest,
+    ) -> AsyncIterator[ChannelConnection]:
+        """Open a connection: run ``on_connect``, yield it, clean up when the block ends.
+
+        ``on_connect`` (or, without one, the middleware onion) runs with ``wire.http``
+        built from ``request``, so session middleware can load the session. If it raises,
+        the client gets ``{"error": {...}}`` and the connection is closed with 1008 (the
+        block still runs; `message` ignores frames on a closed connection). On exit the connection's subscriptions are removed and ``on_disconnect`` runs.
+        """
+        await self.app.start()
+        compiled = self._compile(wiring)
+        async with anyio.create_task_group() as tg:
+            conn = ChannelConnection(self, compiled, transport, request, tg)
+            self.connections[conn.id] = conn
+            try:
+                await self._opened(conn, compiled)
+                yield conn
+            finally:
+                conn.closed = True
+                del self.connections[conn.id]
+                tg.cancel_scope.cancel()
+                with anyio.move_on_after(10, shield=True):
+                    await self._closed(conn)
+
+    async def _opened(self, conn: ChannelConnection, compiled: _Compiled) -> None:
+        req = conn.request
+        wire = conn._wire(HTTPWire("GET", req.path, req.headers, req.cookies, req.query))
+        try:
+            await compiled.connect.run(wire)
+        except PikkuError as err:
+            await conn.reply({"error": err.to_dict()})
+            await conn.close(CLOSE_POLICY, err.message[:120])
+            return
+        conn.session = wire.session
+
+    async def _closed(self, conn: ChannelConnection) -> None:
+        hub = self.app.event_hub
+        unsubscribe_all = getattr(hub, "unsubscribe_all", None)
+        if unsubscribe_all is not None:
+            try:
+                await unsubscribe_all(conn.channel)
+            except Exception:
+                _log.exception("event hub failed to drop the subscriptions of %s", conn.id)
+        on_disconnect = conn.wiring.on_disconnect
+        if on_disconnect is not None:
+            try:
+                await on_disconnect.run(conn._wire())
+            except PikkuError as err:
+                _log.warning("on_disconnect of channel %s failed: %s", conn.wiring.name, err)
+
+    async def message(self, conn: ChannelConnection, frame: str | bytes) -> None:
+        """Handle one incoming frame; always answers with a reply or an error reply.
+
+        Never raises for bad input: non-JSON, binary frames, a missing or unknown action
+        and invalid data each get ``{"action"?, "id"?, "error": {...}}``.
+        """
+        if conn.closed:
+            return
+        if not isinstance(frame, str):
+            await conn.reply(
+                _error(
+                    None,
+                    None,
+                    False,
+                    UnsupportedMediaTypeError("binary frames are not accepted: send JSON text"),
+                )
+            )
+            return
+        try:
+            msg = _json_decode(frame)
+        except msgspec.DecodeError as exc:
+            await conn.reply(_error(None, None, False, BadRequestError(f"invalid JSON: {exc}")))
+            return
+        if not isinstance(msg, dict):
+            await conn.reply(
+                _error(None, None, False, BadRequestError("a message must be a JSON object"))
+            )
+            return
+        await self._route(conn, msg)  # pyright: ignore[reportUnknownArgumentType]
+
+    async def _route(self, conn: ChannelConnection, msg: dict[str, Any]) -> None:
+        wiring = conn.wiring
+        key = wiring.routing_key
+        has_id = "id" in msg
+        msg_id = msg.pop("id", None)
+        if key not in msg:
+            if wiring.on_message is not None:
+                if has_id:
+                    msg["id"] = msg_id
+                await self._on_message(conn, wiring.on_message, msg)
+                return
+            err = BadRequestError(f"missing {key!r}: every message names an action")
+            await conn.reply(_error(None, msg_id, has_id, err))
+            return
+        action = msg.pop(key)
+        if not isinstance(action, str):
+            err = BadRequestError(f"{key!r} must be a string, got {type(action).__name__}")
+            await conn.reply(_error(None, msg_id, has_id, err))
+            return
+        route = self._compile(wiring).routes.get(action)
+        if route is None:
+            await conn.reply(
+                _error(action, msg_id, has_id, NotFoundError(f"unknown action {action!r}"))
+            )
+            return
+        if route.mode == "none":
+            data = None
+        elif route.mode == "value":
+            data = msg.get("value")
+        else:
+            data = msg
+        wire = conn._wire()
+        try:
+            if route.stream:
+                scope = anyio.CancelScope()
+
+                async def emit(item: Any) -> None:
+                    await conn.reply(_shape(action, msg_id, has_id, item))
+                    if conn.closed:
+                        # The client went away: cancel the generator at its next await.
+                        scope.cancel()
+
+                with scope:
+                    await route.pipeline.run(wire, data, emit=emit)
+                if conn.closed:
+                    return
+                reply: dict[str, Any] = {"action": action, "done": True}
+                if has_id:
+                    reply["id"] = msg_id
+            else:
+                result = await route.pipeline.run(wire, data)
+                reply = _shape(action, msg_id, has_id, result)
+        except PikkuError as err:
+            reply = _error(action, msg_id, has_id, err)
+        except Exception as exc:
+            # Only shaping can get here (the pipeline raises PikkuError alone): an output
+            # msgspec cannot serialise.
+            err = InternalServerError()
+            _log.error("channel %s: reply to %r not serialisable (%s)", wiring.name, action, exc)
+            reply = _error(action, msg_id, has_id, err)
+        await conn.reply(reply)
+
+    async def _on_message(
+        self, conn: ChannelConnection, pipeline: Pipeline, msg: dict[str, Any]
+    ) -> None:
+        try:
+            result = await pipeline.run(conn._wire(), msg)
+        except PikkuError as err:
+            await conn.reply({"error": err.to_dict()})
+            return
+        if result is not None:
+            await conn.reply(msgspec.to_builtins(result))
+
