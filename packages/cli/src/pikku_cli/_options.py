@@ -6,18 +6,18 @@ import argparse
 import enum
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import msgspec
 
-__all__ = ["InputSpec", "OptionSpec", "add_input_arguments"]
+__all__ = ["InputSpec", "OptionKind", "OptionSpec", "add_input_arguments"]
 
-_SCALARS: dict[type[Any], tuple[Callable[[str], Any], str]] = {
-    msgspec.inspect.IntType: (int, "INT"),
-    msgspec.inspect.FloatType: (float, "NUMBER"),
-    msgspec.inspect.StrType: (str, "TEXT"),
+_SCALARS: dict[type[Any], str] = {
+    msgspec.inspect.IntType: "INT",
+    msgspec.inspect.FloatType: "NUMBER",
+    msgspec.inspect.StrType: "TEXT",
 }
 # Types msgspec converts from a string in lenient mode (core does the parsing).
 _STRINGLY = (
@@ -34,6 +34,7 @@ _COLLECTIONS = (
     msgspec.inspect.FrozenSetType,
     msgspec.inspect.VarTupleType,
 )
+OptionKind = Literal["value", "flag", "list", "json"]
 _PATH_HEAD = re.compile(r"^\$\.([^.\[]+)")
 
 
@@ -45,42 +46,25 @@ class OptionSpec:
         key: The field's name in the input document (msgspec encode name).
         dest: The argparse destination.
         flag: What the user types: ``--book-id`` or the positional's metavar.
+        kind: ``value`` (one word), ``flag`` (``--x/--no-x``), ``list`` (repeated) or
+            ``json`` (a JSON document).
+        positional: Whether it is a positional argument.
     """
 
     key: str
     dest: str
     flag: str
+    kind: OptionKind = "value"
+    positional: bool = False
 
 
 def _json_value(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"invalid JSON ({exc.msg} at column {exc.colno})")
-
-
-def _bool_value(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (use true or false)")
-
-
-def _choice_parser(values: Sequence[Any]) -> tuple[Callable[[str], Any], list[Any]]:
-    if all(isinstance(v, str) for v in values):
-        return str, list(values)
-    by_text = {str(v): v for v in values}
-
-    def parse(text: str) -> Any:
-        if text in by_text:
-            return by_text[text]
         raise argparse.ArgumentTypeError(
-            f"invalid choice: {text!r} (choose from {', '.join(map(repr, by_text))})"
-        )
-
-    return parse, list(values)
+            f"invalid JSON ({exc.msg} at column {exc.colno})"
+        ) from None
 
 
 def _unwrap(t: msgspec.inspect.Type) -> tuple[msgspec.inspect.Type, str | None, bool]:
@@ -102,23 +86,25 @@ def _unwrap(t: msgspec.inspect.Type) -> tuple[msgspec.inspect.Type, str | None, 
         return t, description, nullable
 
 
-def _scalar(t: msgspec.inspect.Type) -> tuple[Callable[[str], Any], str, list[Any] | None] | None:
-    """Parser, metavar and choices for a single command-line value, or None if not scalar."""
+def _scalar(t: msgspec.inspect.Type) -> str | None:
+    """The metavar of a type given as one command-line word, or None if it is not one.
+
+    Values stay strings: core converts them to the declared type (lenient mode) and
+    reports a bad value as a 422 with its path, which names the option.
+    """
     t, _, _ = _unwrap(t)
-    for kind, (parser, metavar) in _SCALARS.items():
+    for kind, metavar in _SCALARS.items():
         if isinstance(t, kind):
-            return parser, metavar, None
+            return metavar
     if isinstance(t, msgspec.inspect.BoolType):
-        return _bool_value, "BOOL", None
+        return "BOOL"
     if isinstance(t, msgspec.inspect.LiteralType):
-        parser, choices = _choice_parser(t.values)
-        return parser, "CHOICE", choices
+        return "{" + ",".join(str(v) for v in t.values) + "}"
     if isinstance(t, msgspec.inspect.EnumType):
         members = cast("list[enum.Enum]", list(t.cls))
-        parser, choices = _choice_parser([m.value for m in members])
-        return parser, "CHOICE", choices
+        return "{" + ",".join(str(m.value) for m in members) + "}"
     if isinstance(t, _STRINGLY):
-        return str, "TEXT", None
+        return "TEXT"
     return None
 
 
@@ -139,9 +125,13 @@ def _default_text(field: msgspec.inspect.Field) -> str | None:
         return repr(value)
 
 
-def _help(description: str | None, default: str | None) -> str:
+def _help(description: str | None, note: str, default: str | None, required: bool) -> str:
     parts = [description] if description else []
-    if default is not None:
+    if note:
+        parts.append(note)
+    if required:
+        parts.append("(required)")
+    elif default is not None:
         parts.append(f"(default: {default.replace('%', '%%')})")
     return " ".join(parts)
 
@@ -153,46 +143,46 @@ def _add_field(
     *,
     required: bool,
     positional: bool,
-    help_text: str,
+    description: str | None,
+    default: str | None,
 ) -> OptionSpec:
     dest = f"in__{key}"
-    flag = "--" + key.replace("_", "-")
-    inner, _, _ = _unwrap(t)
-    kwargs: dict[str, Any] = {"help": help_text}
+    inner, own_description, _ = _unwrap(t)
+    note = ""
+    kwargs: dict[str, Any] = {}
+    name = key.upper().replace("-", "_")
     scalar = _scalar(inner)
-    metavar = key.upper().replace("-", "_")
+    kind: OptionKind
     if isinstance(inner, msgspec.inspect.BoolType) and not positional:
+        kind = "flag"
         kwargs["action"] = argparse.BooleanOptionalAction
     elif scalar is not None:
-        kwargs["type"], mv, choices = scalar
-        kwargs["metavar"] = metavar if positional else mv
-        if choices is not None:
-            kwargs["choices"] = choices
-            kwargs["metavar"] = None if not positional else metavar
+        kind = "value"
+        kwargs["metavar"] = name if positional else scalar
     elif isinstance(inner, _COLLECTIONS) and _scalar(inner.item_type) is not None:
-        kwargs["type"], mv, choices = cast(
-            "tuple[Callable[[str], Any], str, list[Any] | None]", _scalar(inner.item_type)
-        )
-        if choices is not None:
-            kwargs["choices"] = choices
-        else:
-            kwargs["metavar"] = metavar if positional else mv
+        kind = "list"
+        kwargs["metavar"] = name if positional else _scalar(inner.item_type)
         if positional:
             kwargs["nargs"] = "+" if required else "*"
         else:
             kwargs["action"] = "append"
-            kwargs["help"] = (help_text + " (repeat for several)").strip()
+            note = "(repeat for several)"
     else:
+        kind = "json"
         kwargs["type"] = _json_value
-        kwargs["metavar"] = metavar if positional else "JSON"
-        kwargs["help"] = (help_text + " (a JSON value)").strip()
+        kwargs["metavar"] = name if positional else "JSON"
+        note = "(a JSON value)"
+    help_text = _help(description or own_description, note, default, required and not positional)
     if positional:
         if not required and "nargs" not in kwargs:
             kwargs["nargs"] = "?"
-        parser.add_argument(dest, default=argparse.SUPPRESS, **kwargs)
-        return OptionSpec(key, dest, metavar)
-    parser.add_argument(flag, dest=dest, required=required, default=argparse.SUPPRESS, **kwargs)
-    return OptionSpec(key, dest, flag)
+        parser.add_argument(dest, default=argparse.SUPPRESS, help=help_text, **kwargs)
+        return OptionSpec(key, dest, name, kind, positional=True)
+    # Required options are checked by core (a 422 naming the field, mapped to the
+    # option), so the rule and its error live in one place.
+    flag = "--" + key.replace("_", "-")
+    parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=help_text, **kwargs)
+    return OptionSpec(key, dest, flag, kind)
 
 
 def add_input_arguments(
@@ -217,43 +207,43 @@ def add_input_arguments(
     """
     if input_type is None:
         if positionals:
-            raise ValueError(f"positionals {list(positionals)} given but the function takes no input")
+            raise ValueError(f"positionals {list(positionals)} given to a command without input")
         return InputSpec(())
     info = msgspec.inspect.type_info(input_type)
     fields = cast("tuple[msgspec.inspect.Field, ...] | None", getattr(info, "fields", None))
     if fields is None:
-        scalar = _scalar(info) is not None
-        key = "value" if scalar else "data"
+        inner, _, nullable = _unwrap(info)
+        key = "value" if _scalar(inner) is not None else "data"
         if any(p != key for p in positionals):
             raise ValueError(f"this command's only argument is {key!r}, not {list(positionals)}")
-        inner, description, nullable = _unwrap(info)
         spec = _add_field(
-            parser, key, inner if scalar else info,
-            required=not nullable, positional=key in positionals,
-            help_text=_help(description, None),
+            parser,
+            key,
+            info,
+            required=not nullable,
+            positional=key in positionals,
+            description=None,
+            default=None,
         )
         return InputSpec((spec,), whole=True)
     by_name = {f.encode_name: f for f in fields} | {f.name: f for f in fields}
     unknown = [p for p in positionals if p not in by_name]
     if unknown:
-        raise ValueError(f"positionals {unknown} are not fields of {getattr(input_type, '__name__', input_type)}")
+        raise ValueError(f"positionals {unknown} are not fields of the input type")
     wanted = [by_name[p] for p in positionals]
+    ordered = wanted + [f for f in fields if f not in wanted]
     specs = [
         _add_field(
-            parser, f.encode_name, f.type, required=f.required, positional=True,
-            help_text=_help(_unwrap(f.type)[1], _default_text(f)),
+            parser,
+            f.encode_name,
+            f.type,
+            required=f.required,
+            positional=f in wanted,
+            description=None,
+            default=_default_text(f),
         )
-        for f in wanted
+        for f in ordered
     ]
-    for f in fields:
-        if f in wanted:
-            continue
-        specs.append(
-            _add_field(
-                parser, f.encode_name, f.type, required=f.required, positional=False,
-                help_text=_help(_unwrap(f.type)[1], _default_text(f)),
-            )
-        )
     return InputSpec(tuple(specs))
 
 

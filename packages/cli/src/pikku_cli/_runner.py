@@ -7,12 +7,12 @@ import contextlib
 import json
 import os
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO, cast
 
 import anyio
-
 from pikku_core import CLIWire, CLIWiring, Pikku, PikkuError, Response, UnauthorizedError, Wire
 
 from ._options import InputSpec, add_input_arguments
@@ -151,7 +151,23 @@ def build_parser(app: Pikku, prog: str | None = None) -> tuple[Parser, list[_Com
     return root, commands
 
 
-def _print_error(err: TextIO, exc: PikkuError, json_errors: bool, spec: InputSpec | None) -> int:
+def _option_message(flag: str, message: str, payload: dict[str, Any], data: Any) -> str:
+    path = payload.get("path")
+    message = message.removesuffix(f" at {path}")
+    if message.startswith("Object missing required field"):
+        return f"missing required option {flag}"
+    if message.endswith(", got `str`") and isinstance(path, str):
+        # Every command-line value is a string: show the value instead of its type.
+        key = path[2:] if path.startswith("$.") else None
+        raw = data.get(key) if isinstance(data, dict) and key else data
+        if isinstance(raw, str):
+            message = message.removesuffix("`str`") + repr(raw)
+    return f"invalid value for {flag}: {message}"
+
+
+def _print_error(
+    err: TextIO, exc: PikkuError, json_errors: bool, spec: InputSpec | None, data: Any = None
+) -> int:
     status = exc.status_code
     usage = status == 422
     payload = exc.payload
@@ -160,17 +176,12 @@ def _print_error(err: TextIO, exc: PikkuError, json_errors: bool, spec: InputSpe
         path = payload.get("path")  # pyright: ignore[reportUnknownMemberType]
         flag = spec.flag_for(path) if isinstance(path, str) else None
     if json_errors:
-        shape = exc.to_dict()
-        if flag is not None:
-            shape["payload"] = {**shape["payload"], "option": flag}
-        err.write(json.dumps(shape, ensure_ascii=False) + "\n")
+        err.write(json.dumps(exc.to_dict(), ensure_ascii=False) + "\n")
     else:
         style = Style(err)
         message = exc.message
         if flag is not None:
-            path = cast("dict[str, Any]", payload).get("path")
-            message = message.removesuffix(f" at {path}")
-            message = f"invalid value for {flag}: {message}"
+            message = _option_message(flag, message, cast("dict[str, Any]", payload), data)
         if status >= 500:
             message = f"{message} (error id {exc.error_id})"
         err.write(f"{style('Error', 'red', 'bold')} ({exc.name}): {message}\n")
@@ -211,7 +222,7 @@ async def _execute(
             _print_result(out, wiring, result, pretty)
             return 0
     except PikkuError as exc:
-        return _print_error(err, exc, json_errors, command.spec)
+        return _print_error(err, exc, json_errors, command.spec, data)
     except _ConfigError as exc:
         style = Style(err)
         err.write(f"{style('Error', 'red', 'bold')}: {exc}\n")
@@ -264,6 +275,15 @@ def run(
     except ParserExit as exc:
         return exc.status
     except UsageError as exc:
+        if "--json-errors" in args:
+            shape = {
+                "name": "UsageError",
+                "message": exc.message,
+                "payload": {"usage": exc.parser.format_usage().strip()},
+                "error_id": uuid.uuid4().hex,
+            }
+            sys.stderr.write(json.dumps(shape, ensure_ascii=False) + "\n")
+            return 2
         exc.parser.print_usage(sys.stderr)
         style = Style(sys.stderr)
         sys.stderr.write(f"{style('error', 'red', 'bold')}: {exc.message}\n")
@@ -272,9 +292,7 @@ def run(
     data = command.spec.collect(namespace)
     loader = session_loader or env_session()
     try:
-        return anyio.run(
-            _execute, app, command, data, args, loader, bool(namespace.json_errors)
-        )
+        return anyio.run(_execute, app, command, data, args, loader, bool(namespace.json_errors))
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
         return 130
