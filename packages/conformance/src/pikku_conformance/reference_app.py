@@ -336,7 +336,7 @@ def create_reference_app(**pikku_kwargs: Any) -> Pikku:
             app.wire_queue(queue_name(key), func, max_attempts=1, middleware=mws)
         channel_actions[slug(key)] = {"func": func, "middleware": mws or []}
         app.wire_cli(cli_command(key), func, middleware=mws)
-        app.wire_mcp_tool(mcp_tool(key), func)
+        app.wire_mcp_tool(mcp_tool(key), func, middleware=mws)
     app.wire_channel(
         name=CHANNEL_NAME, route=CHANNEL_ROUTE, on_message_wiring=channel_actions
     )

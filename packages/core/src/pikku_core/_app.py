@@ -495,9 +495,10 @@ class Pikku:
         annotations: Mapping[str, Any] | None = None,
         *,
         auth: bool | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> MCPToolWiring:
         """Wire a function as an MCP tool (name defaults to the function's name)."""
-        pipeline = self._pipeline(func, auth=auth)
+        pipeline = self._pipeline(func, auth=auth, middleware=middleware)
         meta = pipeline.meta
         wiring = MCPToolWiring(
             name or meta.name,
@@ -520,9 +521,10 @@ class Pikku:
         description: str | None = None,
         *,
         auth: bool | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> MCPResourceWiring:
         """Wire a function as an MCP resource; template variables fill its input."""
-        pipeline = self._pipeline(func, auth=auth)
+        pipeline = self._pipeline(func, auth=auth, middleware=middleware)
         meta = pipeline.meta
         wiring = MCPResourceWiring(
             uri_template, meta, pipeline, name or meta.name, mime_type,
@@ -539,9 +541,10 @@ class Pikku:
         description: str | None = None,
         *,
         auth: bool | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> MCPPromptWiring:
         """Wire a function as an MCP prompt; its input fields are the prompt arguments."""
-        pipeline = self._pipeline(func, auth=auth)
+        pipeline = self._pipeline(func, auth=auth, middleware=middleware)
         meta = pipeline.meta
         wiring = MCPPromptWiring(name or meta.name, meta, pipeline, description or meta.description)
         self.mcp_prompts.append(wiring)
