@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO, cast
 
@@ -243,6 +244,40 @@ def _print_result(out: TextIO, wiring: CLIWiring, result: Any, pretty: bool) -> 
     out.flush()
 
 
+class _NoTraceback(logging.Formatter):
+    def formatException(self, ei: Any) -> str:
+        return ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = ""
+        return super().format(record)
+
+
+@contextlib.contextmanager
+def _cli_logging(app: Pikku) -> Iterator[None]:
+    """Send the app's log records to stderr, one line each, when nothing else is set up.
+
+    A masked 500 is logged with its traceback; on a terminal that would show the user
+    the very details the masking hides, so tracebacks only appear with
+    ``PIKKU_TRACEBACK=1``. An app or script that configures logging keeps its own.
+    """
+    loggers = list({id(lg): lg for lg in (logging.getLogger("pikku"), app.logger)}.values())
+    if logging.getLogger().handlers or any(lg.handlers for lg in loggers):
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    traceback = os.environ.get("PIKKU_TRACEBACK") == "1"
+    handler.setFormatter(logging.Formatter(fmt) if traceback else _NoTraceback(fmt))
+    for lg in loggers:
+        lg.addHandler(handler)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeHandler(handler)
+
+
 def run(
     app: Pikku,
     argv: Sequence[str] | None = None,
@@ -292,7 +327,9 @@ def run(
     data = command.spec.collect(namespace)
     loader = session_loader or env_session()
     try:
-        return anyio.run(_execute, app, command, data, args, loader, bool(namespace.json_errors))
+        with _cli_logging(app):
+            json_errors = bool(namespace.json_errors)
+            return anyio.run(_execute, app, command, data, args, loader, json_errors)
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
         return 130
