@@ -166,7 +166,10 @@ class HTTPEndpoint:
 
     async def __call__(self, request: Request[Any, Any, Any]) -> ASGIApp:
         scope = request.scope
-        pairs = _query_pairs(scope) if scope["query_string"] else None
+        try:
+            pairs = _query_pairs(scope) if scope["query_string"] else None
+        except PikkuError as err:
+            return problem(err)
         http = HTTPWire(
             self.method,
             scope["path"],
