@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mcp_harness import InMemoryHarness, StreamableHTTPHarness
+from _mcp_harness import InMemoryHarness, StreamableHTTPHarness
 from pikku_conformance import ConformanceSuite, Harness
 
 
@@ -12,6 +12,7 @@ class TestInMemory(ConformanceSuite):
 
     @pytest.fixture
     def harness(self) -> Harness:
+        """The harness of this transport."""
         return InMemoryHarness()
 
 
@@ -20,6 +21,7 @@ class TestInMemoryLegacy(ConformanceSuite):
 
     @pytest.fixture
     def harness(self) -> Harness:
+        """The harness of this transport."""
         return InMemoryHarness(mode="legacy")
 
 
@@ -28,6 +30,7 @@ class TestStreamableHTTP(ConformanceSuite):
 
     @pytest.fixture
     def harness(self) -> Harness:
+        """The harness of this transport."""
         return StreamableHTTPHarness()
 
 
@@ -36,4 +39,5 @@ class TestStreamableHTTPLegacy(ConformanceSuite):
 
     @pytest.fixture
     def harness(self) -> Harness:
+        """The harness of this transport."""
         return StreamableHTTPHarness(mode="legacy")

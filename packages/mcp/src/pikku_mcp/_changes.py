@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -99,7 +99,7 @@ def lifespan_for(bus: ChangeBus) -> Callable[[Any], Any]:
     """Return a server lifespan that forwards bus events to handshake-era connections."""
 
     @asynccontextmanager
-    async def lifespan(_server: Any) -> AsyncIterator[LifespanState]:
+    async def lifespan(_server: Any) -> AsyncGenerator[LifespanState]:
         state = LifespanState()
         send, recv = anyio.create_memory_object_stream[ServerEvent](64)
 
@@ -133,7 +133,9 @@ def lifespan_for(bus: ChangeBus) -> Callable[[Any], Any]:
     return lifespan
 
 
-async def track_connections(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+async def track_connections(
+    ctx: ServerRequestContext[Any, Any], call_next: CallNext
+) -> HandlerResult:
     """Server middleware: remember each connection that completes the handshake."""
     result = await call_next(ctx)
     if ctx.method == "notifications/initialized":

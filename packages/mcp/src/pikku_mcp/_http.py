@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from mcp.server.streamable_http import EventStore
@@ -61,7 +61,7 @@ class MCPASGIApp:
         self._manager: StreamableHTTPSessionManager | None = None
 
     @contextlib.asynccontextmanager
-    async def _run(self) -> AsyncIterator[None]:
+    async def _run(self) -> AsyncGenerator[None]:
         if self._manager is not None:
             raise RuntimeError("this MCP ASGI app is already running")
         # A session manager runs once; each start gets a fresh one.
@@ -90,7 +90,9 @@ class MCPASGIApp:
             await stack.enter_async_context(self._run())
         except Exception as exc:
             logger.exception("MCP app failed to start")
-            await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            await send(
+                {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
+            )
             return
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
@@ -98,7 +100,9 @@ class MCPASGIApp:
             await stack.aclose()
         except Exception as exc:
             logger.exception("MCP app failed to stop cleanly")
-            await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
+            await send(
+                {"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"}
+            )
             return
         await send({"type": "lifespan.shutdown.complete"})
 
@@ -108,7 +112,9 @@ class MCPASGIApp:
             return
         manager = self._manager
         if manager is None:
-            body = b"MCP app is not running: run its lifespan (Litestar: lifespan=[mcp_app.lifespan])"
+            body = (
+                b"MCP app is not running: run its lifespan (Litestar: lifespan=[mcp_app.lifespan])"
+            )
             await send(
                 {
                     "type": "http.response.start",

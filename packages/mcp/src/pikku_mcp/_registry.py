@@ -62,7 +62,9 @@ class Tool:
         if self.schemas.output_schema is None:
             if value is None:
                 return types.CallToolResult(content=[])
-            return types.CallToolResult(content=[types.TextContent(type="text", text=content_of(value))])
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=content_of(value))]
+            )
         structured: Any = to_builtins(value)
         if self.schemas.wrap_output:
             structured = {"result": structured}
@@ -83,11 +85,19 @@ class Resource:
         self.name = wiring.name or meta.name
         self.description = wiring.description
         self.pipeline: Pipeline = wiring.pipeline
-        self.template = UriTemplate.parse(wiring.uri_template) if UriTemplate.is_template(wiring.uri_template) else None
+        self.template = (
+            UriTemplate.parse(wiring.uri_template)
+            if UriTemplate.is_template(wiring.uri_template)
+            else None
+        )
         self.wrap_input = object_root(meta.input_schema, "value")[1]
         output = meta.output_type
         self.mime_type = wiring.mime_type or (
-            "text/plain" if output is str else "application/octet-stream" if output is bytes else None
+            "text/plain"
+            if output is str
+            else "application/octet-stream"
+            if output is bytes
+            else None
         )
 
     def input_from(self, variables: Mapping[str, Any]) -> Any:
@@ -102,7 +112,9 @@ class Resource:
         """The ``resources/list`` or ``resources/templates/list`` entry."""
         mime = self.mime_type or "application/json"
         if self.template is None:
-            return types.Resource(uri=self.uri, name=self.name, description=self.description, mime_type=mime)
+            return types.Resource(
+                uri=self.uri, name=self.name, description=self.description, mime_type=mime
+            )
         return types.ResourceTemplate(
             uri_template=self.uri, name=self.name, description=self.description, mime_type=mime
         )
@@ -119,13 +131,11 @@ class Prompt:
         self.description = wiring.description
         self.pipeline: Pipeline = wiring.pipeline
         schema, self.wrap_input = object_root(meta.input_schema, "value")
-        required = set(schema.get("required") or ())
-        properties: dict[str, Any] = schema.get("properties") or {}
+        required: set[str] = set(schema.get("required") or ())
+        properties: dict[str, dict[str, Any]] = schema.get("properties") or {}
         arguments = [
             types.PromptArgument(
-                name=field,
-                description=spec.get("description") if isinstance(spec, dict) else None,  # pyright: ignore[reportUnknownMemberType]
-                required=field in required,
+                name=field, description=spec.get("description"), required=field in required
             )
             for field, spec in properties.items()
         ]

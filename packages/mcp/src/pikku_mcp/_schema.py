@@ -53,8 +53,8 @@ def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
 def _accepts_null(schema: dict[str, Any]) -> bool:
     if schema.get("type") == "null":
         return True
-    options: Any = schema.get("anyOf") or schema.get("oneOf") or ()
-    return any(isinstance(o, dict) and o.get("type") == "null" for o in options)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    options: list[dict[str, Any]] = schema.get("anyOf") or schema.get("oneOf") or []
+    return any(option.get("type") == "null" for option in options)
 
 
 def object_root(schema: dict[str, Any] | None, member: str) -> tuple[dict[str, Any], bool]:

@@ -13,7 +13,16 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
-from pikku_core import HTTPWire, MCPWire, Pikku, PikkuError, Response, Wire, encode_json, to_builtins
+from pikku_core import (
+    HTTPWire,
+    MCPWire,
+    Pikku,
+    PikkuError,
+    Response,
+    Wire,
+    encode_json,
+    to_builtins,
+)
 from pydantic import ValidationError
 
 from ._changes import ChangeBus, lifespan_for, track_connections
@@ -63,7 +72,9 @@ class PikkuMCPServer(Server[Any]):
         registry: The current MCP view of the app's wirings.
     """
 
-    def __init__(self, app: Pikku, name: str = "pikku", *, session: Any = None, version: str = "") -> None:
+    def __init__(
+        self, app: Pikku, name: str = "pikku", *, session: Any = None, version: str = ""
+    ) -> None:
         self.app = app
         self.session = session
         self._bus = ChangeBus()
@@ -104,10 +115,14 @@ class PikkuMCPServer(Server[Any]):
 
     # -- tools ---------------------------------------------------------------------------
 
-    async def _list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def _list_tools(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=self.registry.current().tool_list)
 
-    async def _call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def _call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         tool = self.registry.current().tools.get(params.name)
         if tool is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
@@ -148,13 +163,19 @@ class PikkuMCPServer(Server[Any]):
     async def _list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        return types.ListResourceTemplatesResult(resource_templates=self.registry.current().template_list)
+        return types.ListResourceTemplatesResult(
+            resource_templates=self.registry.current().template_list
+        )
 
-    async def _read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+    async def _read_resource(
+        self, ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
         uri = str(params.uri)
         found = self.registry.current().find_resource(uri)
         if found is None:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Resource not found: {uri}", data={"uri": uri})
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"Resource not found: {uri}", data={"uri": uri}
+            )
         resource, variables = found
         wire = self._wire(ctx, "resource", resource.name)
         try:
@@ -165,10 +186,14 @@ class PikkuMCPServer(Server[Any]):
 
     # -- prompts -------------------------------------------------------------------------
 
-    async def _list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+    async def _list_prompts(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
         return types.ListPromptsResult(prompts=self.registry.current().prompt_list)
 
-    async def _get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def _get_prompt(
+        self, ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
         prompt = self.registry.current().prompts.get(params.name)
         if prompt is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown prompt: {params.name}")
@@ -182,7 +207,9 @@ class PikkuMCPServer(Server[Any]):
         try:
             messages = _prompt_messages(value)
         except (TypeError, ValueError, ValidationError):
-            logger.exception("prompt %r returned something that is not a list of messages", prompt.name)
+            logger.exception(
+                "prompt %r returned something that is not a list of messages", prompt.name
+            )
             raise MCPError(
                 code=types.INTERNAL_ERROR,
                 message=f"InternalServerError: prompt {prompt.name!r} did not return prompt messages",
@@ -200,12 +227,20 @@ def _resource_contents(
         mime = resource.mime_type
     if isinstance(value, bytes):
         blob = base64.b64encode(value).decode("ascii")
-        return [types.BlobResourceContents(uri=uri, blob=blob, mime_type=mime or "application/octet-stream")]
+        return [
+            types.BlobResourceContents(
+                uri=uri, blob=blob, mime_type=mime or "application/octet-stream"
+            )
+        ]
     if isinstance(value, str):
         return [types.TextResourceContents(uri=uri, text=value, mime_type=mime or "text/plain")]
     if value is None:
         return []
-    return [types.TextResourceContents(uri=uri, text=content_of(value), mime_type=mime or "application/json")]
+    return [
+        types.TextResourceContents(
+            uri=uri, text=content_of(value), mime_type=mime or "application/json"
+        )
+    ]
 
 
 def _message(item: Any) -> types.PromptMessage:
@@ -237,7 +272,9 @@ def _prompt_messages(value: Any) -> list[types.PromptMessage]:
     raise TypeError(f"expected a str or a list of messages, not {type(value).__name__}")
 
 
-def create_server(app: Pikku, name: str = "pikku", *, session: Any = None, version: str = "") -> Server[Any]:
+def create_server(
+    app: Pikku, name: str = "pikku", *, session: Any = None, version: str = ""
+) -> Server[Any]:
     """Serve an app's MCP tools, resources and prompts on the SDK's low-level server.
 
     The server reads the app's wirings when it is asked for them, so wirings added

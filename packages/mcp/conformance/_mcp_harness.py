@@ -9,20 +9,18 @@ import time
 from contextlib import AsyncExitStack
 from typing import Any, ClassVar
 
-from anyio.abc import TaskGroup, TaskStatus
-
 import anyio
 import httpx2
 import mcp_types as types
+import pikku_mcp
 import uvicorn
+from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from pikku_conformance import CallResult, Capabilities, Harness, HarnessClient
 from pikku_conformance.routes import mcp_tool
 from pikku_core import Pikku
-
-import pikku_mcp
 from pikku_mcp._schema import tool_schemas
 
 # MCP has no place to hand a session set by a tool back to the client (no cookie, no
@@ -79,7 +77,9 @@ class MCPHarnessClient(HarnessClient):
         self._close: anyio.Event | None = None
         self._closed: anyio.Event | None = None
 
-    async def _own(self, session: dict[str, Any] | None, *, task_status: TaskStatus[Client]) -> None:
+    async def _own(
+        self, session: dict[str, Any] | None, *, task_status: TaskStatus[Client]
+    ) -> None:
         close, closed = anyio.Event(), anyio.Event()
         self._close, self._closed = close, closed
         try:
@@ -117,7 +117,9 @@ class MCPHarnessClient(HarnessClient):
             assert message is not None
             items.append(json.loads(message))
 
-        result = await client.call_tool(_tool(app, key), _arguments(app, key, data), progress_callback=progress)
+        result = await client.call_tool(
+            _tool(app, key), _arguments(app, key, data), progress_callback=progress
+        )
         outcome = _outcome(result, app, key)
         assert outcome.ok, outcome.error
         assert outcome.value == items, "the final result must hold the streamed items"
@@ -202,9 +204,13 @@ class LiveServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(asgi, lifespan="on", log_level="warning", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            asgi, lifespan="on", log_level="warning", timeout_graceful_shutdown=2
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
