@@ -248,10 +248,14 @@ class ContractDiff:
 
 def _deref(root: dict[str, Any] | None, node: Any) -> Any:
     # Structural schemas only keep positional `$ref`s for recursive types.
-    if isinstance(node, dict) and isinstance(node.get("$ref"), str) and root is not None:
-        name = cast("str", node["$ref"]).rsplit("/", 1)[-1]
-        return cast("dict[str, Any]", root.get("$defs", {})).get(name, node)
-    return node
+    if not isinstance(node, dict) or root is None:
+        return cast("Any", node)
+    schema = cast("dict[str, Any]", node)
+    ref = schema.get("$ref")
+    if not isinstance(ref, str):
+        return schema
+    defs = cast("dict[str, Any]", root.get("$defs", {}))
+    return defs.get(ref.rsplit("/", 1)[-1], schema)
 
 
 def _types(schema: dict[str, Any]) -> set[str]:
@@ -354,7 +358,7 @@ def _value_fits(value: Any, schema: dict[str, Any]) -> bool:
     types = _types(schema)
     if not types:
         return True
-    kind = {
+    kinds: dict[type[Any], str] = {
         bool: "boolean",
         int: "integer",
         float: "number",
@@ -362,7 +366,8 @@ def _value_fits(value: Any, schema: dict[str, Any]) -> bool:
         type(None): "null",
         list: "array",
         dict: "object",
-    }.get(type(value), "")
+    }
+    kind = kinds.get(cast("type[Any]", type(value)), "")
     return kind in types or (kind == "integer" and "number" in types)
 
 
@@ -374,7 +379,7 @@ def _object(schema: Any) -> dict[str, Any] | None:
 
 class _Differ:
     def __init__(self, side: Side, old_root: Any, new_root: Any) -> None:
-        self.side = side
+        self.side: Side = side
         self.old_root = old_root
         self.new_root = new_root
         self.changes: list[FieldChange] = []
@@ -509,8 +514,12 @@ def diff_contracts(
         The changes, input side first.
     """
     changes: list[FieldChange] = []
-    for side, old, new in (("input", old_input, new_input), ("output", old_output, new_output)):
-        differ = _Differ(cast("Side", side), old, new)
+    sides: tuple[tuple[Side, Any, Any], ...] = (
+        ("input", old_input, new_input),
+        ("output", old_output, new_output),
+    )
+    for side, old, new in sides:
+        differ = _Differ(side, old, new)
         differ.diff("$", old, new)
         changes.extend(differ.changes)
     return ContractDiff(tuple(changes))

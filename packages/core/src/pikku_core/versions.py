@@ -28,7 +28,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+if TYPE_CHECKING:
+    from pikku_core._func import FunctionMeta
 
 from pikku_core._versions import (
     ContractDiff,
@@ -78,17 +81,6 @@ class VersionConflictError(Exception):
         self.report = report
         failing = ", ".join(f"{f.key} ({f.kind})" for f in report.findings if f.failing)
         super().__init__(f"refusing to update the versions manifest: {failing}")
-
-
-class _FunctionLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> int | None: ...
-    @property
-    def input_schema(self) -> dict[str, Any] | None: ...
-    @property
-    def output_schema(self) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +136,7 @@ class Contract:
 Contracts = dict[str, dict[int, Contract]]
 
 
-def contracts_of(functions: Iterable[_FunctionLike]) -> Contracts:
+def contracts_of(functions: Iterable[FunctionMeta[Any]]) -> Contracts:
     """Compute the current contracts of registered functions.
 
     Args:
@@ -210,15 +202,19 @@ class VersionManifest:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ManifestError(f"{source}: not valid JSON ({exc})") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("functions"), dict):
+        if not isinstance(doc, dict):
             raise ManifestError(f'{source}: expected an object with a "functions" object')
         root = cast("dict[str, Any]", doc)
+        if not isinstance(root.get("functions"), dict):
+            raise ManifestError(f'{source}: expected an object with a "functions" object')
         if root.get("format", _FORMAT) != _FORMAT:
             raise ManifestError(f"{source}: unsupported format {root.get('format')!r}")
         functions: Contracts = {}
         for name, entry in cast("dict[str, Any]", root["functions"]).items():
             where = f"{source}: functions.{name}"
-            versions = entry.get("versions") if isinstance(entry, dict) else None
+            versions = (
+                cast("dict[str, Any]", entry).get("versions") if isinstance(entry, dict) else None
+            )
             if not isinstance(versions, dict) or not versions:
                 raise ManifestError(f'{where}: expected a non-empty "versions" object')
             parsed: dict[int, Contract] = {}
@@ -310,7 +306,7 @@ class VersionFinding:
         return self.kind in ("changed", "removed", "gap")
 
 
-_LABELS: dict[str, str] = {
+_LABELS: dict[FindingKind, str] = {
     "unchanged": "ok",
     "new_function": "NEW",
     "new_version": "NEW",
