@@ -105,7 +105,7 @@ def _method(types: PyTypes, schemas: SchemaSet, name: str, action: ChannelAction
     values: list[str] = []
     for field in sorted(props, key=lambda f: f not in required):
         ident = py_identifier(field)
-        if ident in ("self", "value") or ident.startswith("_"):
+        if ident in ("self", "value", "data") or ident.startswith("_"):
             ident = f"{ident.lstrip('_')}_"
         tp = types.type_of(props[field])
         if field in required:
@@ -114,9 +114,14 @@ def _method(types: PyTypes, schemas: SchemaSet, name: str, action: ChannelAction
             args.append(f"{ident}: {tp} | msgspec.UnsetType = msgspec.UNSET")
         values.append(f"{json.dumps(field)}: {ident}")
     payload = "_fields({" + ", ".join(values) + "})" if values else "None"
-    if in_schema is not None and not props and not _is_object(schemas, in_schema):
-        args.append(f"value: {types.type_of(in_schema)}")
-        payload = '{"value": msgspec.to_builtins(value)}'
+    if in_schema is not None and not props:
+        if _is_object(schemas, in_schema) or types.type_of(in_schema) == "Any":
+            # A mapping input: its keys travel next to the routing key.
+            args.append(f"data: {types.type_of(in_schema)}")
+            payload = "dict(msgspec.to_builtins(data))"
+        else:
+            args.append(f"value: {types.type_of(in_schema)}")
+            payload = '{"value": msgspec.to_builtins(value)}'
     out = schemas.output(meta)
     out_tp = types.type_of(out) if out is not None else "None"
     sig = ", *, " + ", ".join(args) if args else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pikku_core import FunctionMeta, Pikku
@@ -62,27 +63,53 @@ def json_schemas(app: Pikku, *, comment: str = "") -> dict[str, JSONSchema]:
     return files
 
 
+def _inline_root(schema: JSONSchema) -> JSONSchema:
+    """Replace a root ``$ref`` into ``$defs`` by the referenced schema itself."""
+    ref = schema.get("$ref")
+    defs: dict[str, Any] = dict(schema.get("$defs") or {})
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+        return schema
+    name = ref.removeprefix("#/$defs/")
+    target = defs.get(name)
+    if not isinstance(target, dict):
+        return schema
+    root: JSONSchema = {k: v for k, v in schema.items() if k not in ("$ref", "$defs")}
+    root.update(target)  # pyright: ignore[reportUnknownArgumentType]
+    rest = {k: v for k, v in defs.items() if k != name}
+    if ref in json.dumps([root, rest]):  # a recursive type still needs its definition
+        rest[name] = target
+    if rest:
+        root["$defs"] = rest
+    return root
+
+
+def _object_root(schema: JSONSchema | None, member: str) -> JSONSchema:
+    # The same rule pikku-mcp serves: an object root as is, anything else wrapped.
+    if schema is None:
+        return {"type": "object", "properties": {}}
+    root = _inline_root(schema)
+    if root.get("type") == "object":
+        return root
+    defs = root.pop("$defs", None)
+    wrapped: JSONSchema = {"type": "object", "properties": {member: root}}
+    options: list[Any] = root.get("anyOf") or root.get("oneOf") or []
+    nullable = root.get("type") == "null" or any(
+        isinstance(o, dict) and o.get("type") == "null"  # pyright: ignore[reportUnknownMemberType]
+        for o in options
+    )
+    if not nullable:
+        wrapped["required"] = [member]
+    if defs:
+        wrapped["$defs"] = defs
+    return wrapped
+
+
 def mcp_tool_input_schema(meta: FunctionMeta[Any]) -> JSONSchema:
     """The MCP tool input schema: the input schema with an object at the root.
 
     A scalar (or list) input is wrapped as ``{"value": ...}``; no input is an empty object.
     """
-    schema = meta.input_schema
-    if schema is None:
-        return {"type": "object", "properties": {}}
-    schema = dict(schema)
-    defs = schema.pop("$defs", None)
-    target = schema
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and isinstance(defs, dict) and ref.startswith("#/$defs/"):
-        target = defs.get(ref[len("#/$defs/") :], schema)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    if isinstance(target, dict) and target.get("type") == "object":  # pyright: ignore[reportUnknownMemberType]
-        out: JSONSchema = dict(schema)
-    else:
-        out = {"type": "object", "properties": {"value": schema}, "required": ["value"]}
-    if defs:
-        out["$defs"] = defs
-    return out
+    return _object_root(meta.input_schema, "value")
 
 
 def mcp_manifest(app: Pikku, *, comment: str = "") -> JSONSchema:
@@ -134,16 +161,5 @@ def mcp_manifest(app: Pikku, *, comment: str = "") -> JSONSchema:
 
 
 def _object_output(schema: JSONSchema) -> JSONSchema:
-    # MCP structured output must be an object: wrap anything else as {"result": ...}.
-    defs = schema.get("$defs")
-    ref = schema.get("$ref")
-    target: Any = schema
-    if isinstance(ref, str) and isinstance(defs, dict) and ref.startswith("#/$defs/"):
-        target = defs.get(ref[len("#/$defs/") :], schema)  # pyright: ignore[reportUnknownMemberType]
-    if isinstance(target, dict) and target.get("type") == "object":  # pyright: ignore[reportUnknownMemberType]
-        return schema
-    inner = {k: v for k, v in schema.items() if k != "$defs"}
-    out: JSONSchema = {"type": "object", "properties": {"result": inner}, "required": ["result"]}
-    if defs:
-        out["$defs"] = defs
-    return out
+    # MCP structured output must be an object: anything else is sent as {"result": ...}.
+    return _object_root(schema, "result")

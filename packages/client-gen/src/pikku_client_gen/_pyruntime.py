@@ -248,7 +248,7 @@ class <<cls>>:
     <<def_>> __<<aexit>>__(self, *exc_info: object) -> None:
         <<await_>>self.<<close>>()
 
-    <<def_>> _send(
+    <<def_>> send(
         self,
         method: str,
         path: str,
@@ -257,6 +257,7 @@ class <<cls>>:
         body: Any = _NO_BODY,
         multipart: tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]] | None = None,
     ) -> httpx.Response:
+        """Send one request; an error status raises the matching `ApiError`."""
         headers = self._session.headers(self._headers)
         content: bytes | None = None
         if body is not _NO_BODY:
@@ -277,9 +278,10 @@ class <<cls>>:
             raise _error(response.status_code, response.content, response.reason_phrase)
         return response
 
-    <<def_>> _lines(
+    <<def_>> stream_lines(
         self, method: str, path: str, *, params: tuple[tuple[str, str], ...] | None = None, body: Any = _NO_BODY
     ) -> <<Iter>>[str]:
+        """Send one request and yield the lines of its (event-stream) body."""
         headers = self._session.headers(self._headers)
         headers["accept"] = "text/event-stream"
         content: bytes | None = None

@@ -27,7 +27,8 @@ _RESERVED = frozenset(
     }
 )
 _CLIENT_ATTRS = frozenset(
-    {"aclose", "base_url", "clear_session", "close", "cookies", "rpc", "token", "self"}
+    {"aclose", "base_url", "clear_session", "close", "cookies", "rpc", "self", "send",
+     "stream_lines", "token"}
 )
 
 
@@ -141,16 +142,16 @@ class _Writer:
         target = "self._client" if owner == "rpc" else "self"
         joined = ", ".join(send)
         if call.response == "sse":
-            lines.append(f"        {'async ' if is_async else ''}for line in {target}._lines({joined}):")
+            lines.append(f"        {'async ' if is_async else ''}for line in {target}.stream_lines({joined}):")
             lines.append("            event = parser.feed(line)")
             lines.append("            if event is not None:")
             lines.append(f"                yield {self._decode('_event_data(event)', out_tp)}")
             lines.insert(2, "        parser = _SSE()")
             return "\n".join(lines)
         if call.response == "empty":
-            lines.append(f"        {aw}{target}._send({joined})")
+            lines.append(f"        {aw}{target}.send({joined})")
             return "\n".join(lines)
-        lines.append(f"        response = {aw}{target}._send({joined})")
+        lines.append(f"        response = {aw}{target}.send({joined})")
         if call.response == "raw":
             lines.append("        return response.content")
         elif call.response == "list":

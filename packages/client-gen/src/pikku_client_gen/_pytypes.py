@@ -195,9 +195,9 @@ class PyTypes:
                 value = float(value)
             return tp, json.dumps(value) if not isinstance(value, bool) else repr(value)
         if value == [] and tp.startswith("list["):
-            return tp, "msgspec.field(default_factory=list)"
+            return tp, f"msgspec.field(default_factory={tp})"
         if value == {} and tp.startswith("dict["):
-            return tp, "msgspec.field(default_factory=dict)"
+            return tp, f"msgspec.field(default_factory={tp})"
         return f"{tp} | msgspec.UnsetType", "msgspec.UNSET"
 
 

@@ -119,7 +119,10 @@ def build_schema_set(metas: Iterable[FunctionMeta[Any]], ref_template: str) -> S
     types: list[Any] = []
     slots: list[tuple[str, str]] = []
     for key, meta in unique.items():
-        in_tp, out_tp = _schema_types(meta)
+        try:
+            in_tp, out_tp = _schema_types(meta)
+        except Exception as exc:  # user annotations can fail in any way when evaluated
+            raise GenerationError(f"function {key!r}: cannot read its types ({exc})") from exc
         for kind, tp in (("input", in_tp), ("output", out_tp)):
             if tp is not None:
                 types.append(tp)
@@ -140,7 +143,7 @@ def build_schema_set(metas: Iterable[FunctionMeta[Any]], ref_template: str) -> S
 
 def _explain(metas: Iterable[FunctionMeta[Any]], exc: Exception) -> GenerationError:
     for meta in metas:
-        for kind, tp in zip(("input", "output"), _schema_types(meta), strict=True):
+        for kind, tp in zip(("input", "output"), _schema_types(meta), strict=True):  # read above
             if tp is None:
                 continue
             try:

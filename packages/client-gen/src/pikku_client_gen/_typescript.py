@@ -186,9 +186,13 @@ def _channel_method(types: _TSTypes, action: ChannelAction, name: str) -> str:
         optional = "" if required else " = {}"
         arg = f"input: {types.inline(props, set(required))}{optional}"
         data = "input as Record<string, unknown>"
-    elif in_schema is not None and schemas.resolve(in_schema).get("type") != "object":
-        arg = f"value: {types.type_of(in_schema)}"
-        data = "{ value }"
+    elif in_schema is not None:
+        if schemas.resolve(in_schema).get("type") == "object" or not schemas.resolve(in_schema):
+            arg = f"data: {types.type_of(in_schema)}"
+            data = "data as Record<string, unknown>"
+        else:
+            arg = f"value: {types.type_of(in_schema)}"
+            data = "{ value }"
     out_schema = schemas.output(meta)
     out = types.type_of(out_schema) if out_schema is not None else "void"
     is_obj = out_schema is not None and schemas.resolve(out_schema).get("type") == "object"
