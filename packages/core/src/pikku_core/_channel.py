@@ -21,7 +21,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -307,7 +307,13 @@ class ChannelConnection:
         )
         self.closed = True
         self._outbox.clear()
-        self._tg.start_soon(self._close_transport, CLOSE_SLOW_CONSUMER, "slow consumer")
+        self._tg.start_soon(self._drop_slow_consumer)
+
+    async def _drop_slow_consumer(self) -> None:
+        # Unsubscribe at once: the close handshake may take up to the server's close
+        # timeout with a peer that does not read.
+        await self._runtime._unsubscribe_all(self)
+        await self._close_transport(CLOSE_SLOW_CONSUMER, "slow consumer")
 
     async def _close_transport(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
@@ -378,7 +384,7 @@ class ChannelRuntime:
         wiring: ChannelWiring,
         transport: ChannelTransport,
         request: ChannelRequest,
-    ) -> AsyncIterator[ChannelConnection]:
+    ) -> AsyncGenerator[ChannelConnection, None]:
         """Open a connection: run ``on_connect``, yield it, clean up when the block ends.
 
         ``on_connect`` (or, without one, the middleware onion) runs with ``wire.http``
@@ -412,14 +418,16 @@ class ChannelRuntime:
             return
         conn.session = wire.session
 
-    async def _closed(self, conn: ChannelConnection) -> None:
-        hub = self.app.event_hub
-        unsubscribe_all = getattr(hub, "unsubscribe_all", None)
+    async def _unsubscribe_all(self, conn: ChannelConnection) -> None:
+        unsubscribe_all = getattr(self.app.event_hub, "unsubscribe_all", None)
         if unsubscribe_all is not None:
             try:
                 await unsubscribe_all(conn.channel)
             except Exception:
                 _log.exception("event hub failed to drop the subscriptions of %s", conn.id)
+
+    async def _closed(self, conn: ChannelConnection) -> None:
+        await self._unsubscribe_all(conn)
         on_disconnect = conn.wiring.on_disconnect
         if on_disconnect is not None:
             try:
@@ -529,4 +537,3 @@ class ChannelRuntime:
             return
         if result is not None:
             await conn.reply(msgspec.to_builtins(result))
-

@@ -90,8 +90,7 @@ class InProcessEventHub:
             raise TypeError(f"topic must be a str, got {type(topic).__name__}")
         if not isinstance(channel, ChannelWire):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(
-                "subscribe needs a channel connection (wire.channel), "
-                f"got {type(channel).__name__}"
+                f"subscribe needs a channel connection (wire.channel), got {type(channel).__name__}"
             )
         self._topics.setdefault(topic, {})[channel.channel_id] = channel
         self._by_channel.setdefault(channel.channel_id, set()).add(topic)

@@ -48,7 +48,9 @@ class _Pending:
 
     def __init__(self, stream: bool) -> None:
         loop = asyncio.get_running_loop()
-        self.future: asyncio.Future[dict[str, Any]] | None = None if stream else loop.create_future()
+        self.future: asyncio.Future[dict[str, Any]] | None = (
+            None if stream else loop.create_future()
+        )
         self.queue: asyncio.Queue[dict[str, Any] | BaseException] | None = (
             asyncio.Queue() if stream else None
         )
@@ -183,7 +185,11 @@ class PikkuChannelClient:
         return remove
 
     async def send(
-        self, action: str, data: dict[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        action: str,
+        data: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (a per-request override, like httpx)
     ) -> dict[str, Any]:
         """Send one action message and return its reply (without ``id``).
 
@@ -203,7 +209,11 @@ class PikkuChannelClient:
         return self._unwrap(reply)
 
     async def stream(
-        self, action: str, data: dict[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        action: str,
+        data: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (a per-message override)
     ) -> AsyncIterator[dict[str, Any]]:
         """Send an action wired to a streaming function and yield each item's message.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -60,7 +60,7 @@ async def serve(
     *,
     send_queue_size: int = 1024,
     **websockets_kwargs: Any,
-) -> AsyncIterator[Server]:
+) -> AsyncGenerator[Server, None]:
     """Serve the app's wired channels; an async context manager yielding the server.
 
     Starts the app if it is not started yet (and closes it again on exit), routes each
