@@ -73,7 +73,7 @@ def _unwrap(t: msgspec.inspect.Type) -> tuple[msgspec.inspect.Type, str | None, 
     nullable = False
     while True:
         if isinstance(t, msgspec.inspect.Metadata):
-            schema = t.extra_json_schema or {}
+            schema = cast("dict[str, Any]", t.extra_json_schema or {})
             description = description or cast("str | None", schema.get("description"))
             t = t.type
             continue
@@ -101,7 +101,7 @@ def _scalar(t: msgspec.inspect.Type) -> str | None:
     if isinstance(t, msgspec.inspect.LiteralType):
         return "{" + ",".join(str(v) for v in t.values) + "}"
     if isinstance(t, msgspec.inspect.EnumType):
-        members = cast("list[enum.Enum]", list(t.cls))
+        members: list[enum.Enum] = list(t.cls)
         return "{" + ",".join(str(m.value) for m in members) + "}"
     if isinstance(t, _STRINGLY):
         return "TEXT"
@@ -118,7 +118,7 @@ def _default_text(field: msgspec.inspect.Field) -> str | None:
     else:
         return None
     if isinstance(value, enum.Enum):
-        value = cast("Any", value.value)
+        value = value.value
     try:
         return json.dumps(msgspec.to_builtins(value), ensure_ascii=False)
     except (TypeError, msgspec.EncodeError):

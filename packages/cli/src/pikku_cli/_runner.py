@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO, cast
 
@@ -160,7 +160,9 @@ def _option_message(flag: str, message: str, payload: dict[str, Any], data: Any)
     if message.endswith(", got `str`") and isinstance(path, str):
         # Every command-line value is a string: show the value instead of its type.
         key = path[2:] if path.startswith("$.") else None
-        raw = data.get(key) if isinstance(data, dict) and key else data
+        raw: Any = data
+        if isinstance(data, dict) and key:
+            raw = cast("dict[str, Any]", data).get(key)
         if isinstance(raw, str):
             message = message.removesuffix("`str`") + repr(raw)
     return f"invalid value for {flag}: {message}"
@@ -174,7 +176,7 @@ def _print_error(
     payload = exc.payload
     flag = None
     if usage and spec is not None and isinstance(payload, dict):
-        path = payload.get("path")  # pyright: ignore[reportUnknownMemberType]
+        path: Any = cast("dict[str, Any]", payload).get("path")
         flag = spec.flag_for(path) if isinstance(path, str) else None
     if json_errors:
         err.write(json.dumps(exc.to_dict(), ensure_ascii=False) + "\n")
@@ -254,7 +256,7 @@ class _NoTraceback(logging.Formatter):
 
 
 @contextlib.contextmanager
-def _cli_logging(app: Pikku) -> Iterator[None]:
+def _cli_logging(app: Pikku) -> Generator[None]:
     """Send the app's log records to stderr, one line each, when nothing else is set up.
 
     A masked 500 is logged with its traceback; on a terminal that would show the user
@@ -323,8 +325,9 @@ def run(
         style = Style(sys.stderr)
         sys.stderr.write(f"{style('error', 'red', 'bold')}: {exc.message}\n")
         return 2
-    command = commands[getattr(namespace, _COMMAND)]
-    data = command.spec.collect(namespace)
+    index: int = getattr(namespace, _COMMAND)
+    command = commands[index]
+    data: Any = command.spec.collect(namespace)
     loader = session_loader or env_session()
     try:
         with _cli_logging(app):

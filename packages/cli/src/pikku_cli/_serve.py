@@ -28,7 +28,7 @@ def _asgi(app: Pikku, workers: bool) -> Any:
     from pikku_http_litestar import create_app
 
     if not workers:
-        app.embedded_workers = False
+        setattr(app, "embedded_workers", False)  # noqa: B010
     return create_app(app)
 
 
@@ -106,7 +106,7 @@ def serve(
             log("--reload needs uvicorn: " + INSTALL_HINT)
             return 1
         if not workers:
-            app.embedded_workers = False
+            setattr(app, "embedded_workers", False)  # noqa: B010
         log(f"serving {spec} (channels only: pikku-ws)")
         for c in app.channel_wirings:
             log(f"  channel   ws://{host}:{port}{c.route}  ({c.name})")
