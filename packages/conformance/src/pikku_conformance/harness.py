@@ -144,14 +144,17 @@ class InProcessHarness(Harness):
         self._app: Pikku | None = None
 
     async def start(self, app: Pikku) -> None:
+        """Start the app's services and engines."""
         await app.start()
         self._app = app
 
     async def stop(self) -> None:
+        """Close the app."""
         if self._app is not None:
             await self._app.close()
             self._app = None
 
     async def client(self) -> HarnessClient:
+        """Return an in-process client with no session."""
         assert self._app is not None, "harness not started"
         return _InProcessClient(self._app)

@@ -164,9 +164,7 @@ async def echo(services: Any, data: EchoInput, wire: Wire[Session]) -> EchoOutpu
 @pikku_sessionless_func
 async def login(services: Any, data: LoginInput, wire: Wire[Session]) -> None:
     """Set the session from the input."""
-    wire.set_session(
-        {"user_id": data.user_id, "role": data.role, "verified": data.verified}
-    )
+    wire.set_session({"user_id": data.user_id, "role": data.role, "verified": data.verified})
 
 
 @pikku_sessionless_func
@@ -294,12 +292,38 @@ async def session_echo(services: Any, data: EchoInput, wire: Wire[Session]) -> d
     return {"text": data.text, "user_id": user}
 
 
+def _make_resource(services: Any, wire: Any) -> Resource:
+    return Resource(services)
+
+
+def _make_trace(services: Any, wire: Any) -> Trace:
+    return Trace()
+
+
 def reference_functions() -> dict[str, Any]:
     """Every reference function by key (``versioned@1`` for pinned versions)."""
     funcs = [
-        echo, login, logout, whoami, perm_or, perm_and, fail, trace, uses_resource,
-        uses_resource_then_fails, skips_resource, resource_stats, rpc_whoami, rpc_perm_or,
-        rpc_versioned, versioned_v1, versioned_v2, nothing, sync_double, count, session_echo,
+        echo,
+        login,
+        logout,
+        whoami,
+        perm_or,
+        perm_and,
+        fail,
+        trace,
+        uses_resource,
+        uses_resource_then_fails,
+        skips_resource,
+        resource_stats,
+        rpc_whoami,
+        rpc_perm_or,
+        rpc_versioned,
+        versioned_v1,
+        versioned_v2,
+        nothing,
+        sync_double,
+        count,
+        session_echo,
     ]
     return {f.meta.key: f for f in funcs}
 
@@ -313,10 +337,7 @@ def create_reference_app(**pikku_kwargs: Any) -> Pikku:
     """
     pikku_kwargs.setdefault("secret", REFERENCE_SECRET)
     pikku_kwargs.setdefault("services", RefServices)
-    pikku_kwargs.setdefault(
-        "wire_services",
-        {"resource": lambda services, wire: Resource(services), "trace": lambda s, w: Trace()},
-    )
+    pikku_kwargs.setdefault("wire_services", {"resource": _make_resource, "trace": _make_trace})
     app = Pikku(**pikku_kwargs)
     app.add_middleware(auth_cookie(secure=False), auth_bearer())
     app.add_middleware(trace_global)
@@ -337,7 +358,5 @@ def create_reference_app(**pikku_kwargs: Any) -> Pikku:
         channel_actions[slug(key)] = {"func": func, "middleware": mws or []}
         app.wire_cli(cli_command(key), func, middleware=mws)
         app.wire_mcp_tool(mcp_tool(key), func, middleware=mws)
-    app.wire_channel(
-        name=CHANNEL_NAME, route=CHANNEL_ROUTE, on_message_wiring=channel_actions
-    )
+    app.wire_channel(name=CHANNEL_NAME, route=CHANNEL_ROUTE, on_message_wiring=channel_actions)
     return app

@@ -12,7 +12,7 @@ An adapter's test module subclasses `ConformanceSuite` and overrides only the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import pytest
@@ -53,7 +53,7 @@ def suite_test_names() -> list[str]:
 class ConformanceSuite:
     """Every rule of DESIGN sections 3 and 5, transport-neutral."""
 
-    pytestmark = [pytest.mark.anyio]
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.anyio]
 
     @pytest.fixture
     def anyio_backend(self) -> str:
@@ -186,9 +186,7 @@ class ConformanceSuite:
 
     async def test_error_mapping(self, server: Harness, client: HarnessClient) -> None:
         """A PikkuError keeps its name, message and payload."""
-        error = _err(
-            await client.call("fail", {"kind": "not_found"}), "NotFoundError", server, 404
-        )
+        error = _err(await client.call("fail", {"kind": "not_found"}), "NotFoundError", server, 404)
         assert error["message"] == "thing 7 not found"
         assert error["payload"] == {"id": 7}
         _err(await client.call("fail", {"kind": "conflict"}), "ConflictError", server, 409)

@@ -7,7 +7,7 @@ import inspect
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
 
 import anyio
@@ -80,6 +80,7 @@ class Pikku:
         self._error_map: dict[type[BaseException], tuple[int, str | None]] = {}
         self._generation = 0
         self._rpc_pipelines: dict[int, Pipeline] = {}
+        self._invoke_cache: dict[str, Pipeline] = {}
         self._wiring_listeners: dict[object, Callable[[Any], None]] = {}
         self.logger = logging.getLogger(name)
 
@@ -120,6 +121,7 @@ class Pikku:
                 f"(by {existing.fn.__module__}.{existing.fn.__qualname__})"
             )
         versions[version] = meta
+        self._invoke_cache.clear()
         return meta
 
     @property
@@ -211,7 +213,9 @@ class Pikku:
         self._error_map[exc_type] = (status, name)
         self._changed()
 
-    def map_exception(self, exc: BaseException, meta: FunctionMeta[Any] | None = None) -> PikkuError:
+    def map_exception(
+        self, exc: BaseException, meta: FunctionMeta[Any] | None = None
+    ) -> PikkuError:
         """Turn any exception into the `PikkuError` a caller sees.
 
         Registered exceptions keep their message and get their status; anything else is a
@@ -428,7 +432,7 @@ class Pikku:
             func: The pikku function; each job's data is its input.
             max_attempts: Attempts before a job is failed (4xx errors fail at once).
             timeout: Seconds a job may run.
-            backoff: ``attempt -> seconds`` before the next try (default 0.5 × 2^(n−1), ≤ 60).
+            backoff: ``attempt -> seconds`` before the next try (default 0.5 * 2**(n-1), at most 60).
             middleware: Wiring middleware.
         """
         if queue in self.queue_wirings:
@@ -438,6 +442,7 @@ class Pikku:
         pipeline = self._pipeline(func, middleware=middleware)
         wiring = QueueWiring(queue, pipeline.meta, pipeline, max_attempts, timeout, backoff)
         self.queue_wirings[queue] = wiring
+        self._changed()
         return wiring
 
     def wire_scheduler(
@@ -457,7 +462,9 @@ class Pikku:
         """
         if any(w.name == name for w in self.scheduler_wirings):
             raise ValueError(f"scheduled task {name!r} is already wired")
-        pipeline = self._pipeline(func, auth=False if session is None else None, middleware=middleware)
+        pipeline = self._pipeline(
+            func, auth=False if session is None else None, middleware=middleware
+        )
         wiring = SchedulerWiring(name, schedule, pipeline.meta, pipeline, data, session)
         self.scheduler_wirings.append(wiring)
         return wiring
@@ -527,7 +534,11 @@ class Pikku:
         pipeline = self._pipeline(func, auth=auth, middleware=middleware)
         meta = pipeline.meta
         wiring = MCPResourceWiring(
-            uri_template, meta, pipeline, name or meta.name, mime_type,
+            uri_template,
+            meta,
+            pipeline,
+            name or meta.name,
+            mime_type,
             description or meta.description,
         )
         self.mcp_resources.append(wiring)
@@ -628,7 +639,12 @@ class Pikku:
             from ._scheduler import InProcessScheduler
 
             self.scheduler = InProcessScheduler(self)
-        for engine in (self.event_hub, self.queue_service, self.scheduler):
+        engines: list[Any] = [self.event_hub, self.scheduler]
+        if self.queue_wirings or self._user_engines.get("queue") is not None:
+            # Embedded workers only run for apps that wire queues; without wirings the
+            # service still answers `add` (NotFoundError) and `get_job`.
+            engines.insert(1, self.queue_service)
+        for engine in engines:
             start = getattr(engine, "start", None)
             if start is not None:
                 await start()
@@ -690,14 +706,15 @@ class Pikku:
         Raises:
             PikkuError: Any failure; unknown exceptions become a masked 500.
         """
-        meta = self.resolve(name)
-        wire: Wire[Any] = Wire(self, session=session)
-        return await self.rpc_pipeline(meta).run(wire, data=data)
+        pipeline = self._invoke_cache.get(name)
+        if pipeline is None:
+            pipeline = self._invoke_cache[name] = self.rpc_pipeline(self.resolve(name))
+        return await pipeline.run(Wire(self, session=session), data)
 
     @contextlib.asynccontextmanager
     async def stream(
         self, name: str, data: Any = None, *, session: Any = None
-    ) -> AsyncIterator[AsyncIterator[Any]]:
+    ) -> AsyncGenerator[AsyncIterator[Any], None]:
         """Call a streaming function in-process and iterate its items as they come.
 
         Usage: ``async with app.stream("ticks", {"n": 3}) as items: async for x in items``.
@@ -716,21 +733,27 @@ class Pikku:
                 except PikkuError as exc:
                     failure.append(exc)
 
-        async def items() -> AsyncIterator[Any]:
+        async def items() -> AsyncGenerator[Any, None]:
             async with receive:
                 async for item in receive:
                     yield item
             if failure:
                 raise failure[0]
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(produce)
-            iterator = items()
-            try:
-                yield iterator
-            finally:
-                tg.cancel_scope.cancel()
-                await iterator.aclose()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(produce)
+                iterator = items()
+                try:
+                    yield iterator
+                finally:
+                    tg.cancel_scope.cancel()
+                    await iterator.aclose()
+        except BaseExceptionGroup as group:
+            # Surface the one error the caller can act on, not the task group's wrapper.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
 
 
 async def _aclose(obj: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar, overload
 
 import msgspec
 
-from ._values import UploadFile
+from ._values import Response, UploadFile
 from .errors import PikkuError, UnprocessableContentError
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Permission",
     "PermissionSpec",
     "PikkuFunction",
+    "dec_hook",
     "decode_error",
     "pikku_func",
     "pikku_sessionless_func",
@@ -50,10 +51,14 @@ def schema_hook(tp: type) -> dict[str, Any]:
     """Give JSON Schemas for the framework's own value types."""
     if tp is UploadFile:
         return {"type": "string", "format": "binary"}
-    raise NotImplementedError(tp)
+    if issubclass(tp, Response):
+        # A raw response: any media type, not JSON, so no constraint to state.
+        return {"description": "A raw response body (any media type)"}
+    raise NotImplementedError(f"no JSON Schema for {tp!r}")
 
 
-def _dec_hook(tp: type, obj: Any) -> Any:
+def dec_hook(tp: type, obj: Any) -> Any:
+    """Accept the framework's value types (an `UploadFile` field takes the object as is)."""
     if tp is UploadFile and isinstance(obj, UploadFile):
         return obj
     raise NotImplementedError(f"expected {getattr(tp, '__name__', tp)}")
@@ -184,12 +189,12 @@ class FunctionMeta(Generic[T]):
     @functools.cached_property
     def _decoder(self) -> msgspec.json.Decoder[Any]:
         tp = self.input_type if self.input_type is not None else Any
-        return msgspec.json.Decoder(tp, dec_hook=_dec_hook)
+        return msgspec.json.Decoder(tp, dec_hook=dec_hook)
 
     def decode_json(self, raw: bytes | str) -> Any:
         """Decode and validate raw JSON into the input type (strict)."""
         if self.input_type is None:
-            if not raw or (isinstance(raw, bytes | str) and not raw.strip()):
+            if not raw.strip():
                 return None
         try:
             return self._decoder.decode(raw)
@@ -207,7 +212,7 @@ class FunctionMeta(Generic[T]):
         if tp is None or tp is Any:
             return obj
         try:
-            return msgspec.convert(obj, tp, strict=strict, dec_hook=_dec_hook)
+            return msgspec.convert(obj, tp, strict=strict, dec_hook=dec_hook)
         except msgspec.MsgspecError as exc:
             raise decode_error(exc) from None
 
@@ -224,6 +229,12 @@ class FunctionMeta(Generic[T]):
         if self.output_type is None:
             return None
         return msgspec.json.schema(self.output_type, schema_hook=schema_hook)
+
+    @functools.cached_property
+    def input_has_uploads(self) -> bool:
+        """Whether the input type holds `UploadFile` fields (they need a decode hook)."""
+        schema = self.input_schema
+        return schema is not None and '"format":"binary"' in msgspec.json.encode(schema).decode()
 
     @functools.cached_property
     def input_fields(self) -> tuple[str, ...]:
@@ -393,7 +404,17 @@ def pikku_func(
 
     def wrap(f: Callable[..., Any]) -> PikkuFunction[Any]:
         return _make(
-            f, auth, name, title, description, version, tags, permissions, middleware, expose, errors
+            f,
+            auth,
+            name,
+            title,
+            description,
+            version,
+            tags,
+            permissions,
+            middleware,
+            expose,
+            errors,
         )
 
     return wrap(fn) if fn is not None else wrap
@@ -438,7 +459,17 @@ def pikku_sessionless_func(
 
     def wrap(f: Callable[..., Any]) -> PikkuFunction[Any]:
         return _make(
-            f, False, name, title, description, version, tags, permissions, middleware, expose, errors
+            f,
+            False,
+            name,
+            title,
+            description,
+            version,
+            tags,
+            permissions,
+            middleware,
+            expose,
+            errors,
         )
 
     return wrap(fn) if fn is not None else wrap

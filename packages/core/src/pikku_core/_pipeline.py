@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
+import msgspec
 
-from ._func import FunctionMeta, Middleware, Permission, PermissionSpec
+from ._func import FunctionMeta, Middleware, Permission, PermissionSpec, dec_hook, decode_error
 from ._queue import current_wire
 from ._services import ServicesView, close_wire_services
 from ._wire import Wire
@@ -46,26 +47,6 @@ def _compile_checks(spec: PermissionSpec | None) -> tuple[_Group, ...]:
     return tuple(groups)
 
 
-async def _passes(check: _Check, services: Any, data: Any, wire: Wire[Any]) -> bool:
-    fn, is_async = check
-    result = fn(services, data, wire)
-    if is_async or inspect.isawaitable(result):
-        result = await result  # pyright: ignore[reportGeneralTypeIssues]
-    return bool(result)
-
-
-async def _any_group(groups: tuple[_Group, ...], services: Any, data: Any, wire: Wire[Any]) -> bool:
-    for group in groups:
-        ok = True
-        for check in group:
-            if not await _passes(check, services, data, wire):
-                ok = False
-                break
-        if ok:
-            return True
-    return False
-
-
 def _caller(meta: FunctionMeta[Any]) -> Callable[[Any, Any, Any], Any]:
     fn = meta.fn
     arity = meta.arity
@@ -76,6 +57,30 @@ def _caller(meta: FunctionMeta[Any]) -> Callable[[Any, Any, Any], Any]:
     if arity == 1:
         return lambda s, d, w: fn(s)
     return lambda s, d, w: fn()
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converters(
+    meta: FunctionMeta[Any],
+) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]:
+    """Strict and lenient converters for the input type, built once.
+
+    Keyword arguments make ``msgspec.convert`` several times slower, so the common strict
+    path passes none, and ``dec_hook`` is only passed to types holding an `UploadFile`.
+    """
+    tp = meta.input_type
+    if tp is None or tp is Any:
+        return None, _identity
+    convert = msgspec.convert
+    if meta.input_has_uploads:
+        return (
+            lambda obj: convert(obj, tp, dec_hook=dec_hook),
+            lambda obj: convert(obj, tp, strict=False, dec_hook=dec_hook),
+        )
+    return (lambda obj: convert(obj, tp)), (lambda obj: convert(obj, tp, strict=False))
 
 
 class Pipeline:
@@ -109,6 +114,14 @@ class Pipeline:
         self._wiring_groups: tuple[_Group, ...] = ()
         self._groups: tuple[_Group, ...] = ()
         self._call = _caller(meta)
+        self._has_checks = False
+        self._group_sets: tuple[tuple[_Group, ...], ...] = ()
+        self._takes_input = False
+        self._convert: Callable[[Any], Any] | None = None
+        self._convert_lenient: Callable[[Any], Any] = _identity
+        self._kind = 0
+        self._track_wire = False
+        self._entry: Callable[..., Awaitable[Any]] = self._core
 
     @property
     def requires_session(self) -> bool:
@@ -117,14 +130,23 @@ class Pipeline:
 
     def _compile(self) -> None:
         app = self.app
+        meta = self.meta
         tag_mws: list[Middleware] = []
         for tag in self.tags:
             tag_mws.extend(app._tag_middleware.get(tag, ()))
-        self._mws = (*app._middleware, *tag_mws, *self.middleware, *self.meta.middleware)
+        self._mws = (*app._middleware, *tag_mws, *self.middleware, *meta.middleware)
         self._needs_session = self.requires_session
         self._gates = tuple((p, inspect.iscoroutinefunction(p)) for p in app._permissions)
         self._wiring_groups = _compile_checks(self.permissions)
-        self._groups = _compile_checks(self.meta.permissions)
+        self._groups = _compile_checks(meta.permissions)
+        self._group_sets = tuple(g for g in (self._wiring_groups, self._groups) if g)
+        self._has_checks = bool(self._gates or self._group_sets)
+        tp = meta.input_type
+        self._takes_input = tp is not None
+        self._convert, self._convert_lenient = _converters(meta)
+        self._kind = 2 if meta.is_stream else 1 if meta.is_sync else 0
+        self._entry = self._run_onion if self._mws else self._core
+        self._track_wire = bool(app.queue_wirings)
         self._generation = app._generation
 
     async def run(
@@ -154,26 +176,29 @@ class Pipeline:
             self._compile()
         if not app._started:
             await app.start()
-        services = app._services_for(wire)
-        # Lets `services.queue.add` send the enqueuer's session with the job.
-        wire_token = current_wire.set(wire)
+        factories = app._wire_service_factories
+        # Lets `services.queue.add` send the enqueuer's session with the job (only apps
+        # that wire queues pay for it).
+        token = current_wire.set(wire) if self._track_wire else None
         try:
+            if factories is None:
+                return await self._entry(app._shared_services, wire, data, raw_json, strict, emit)
+            services = ServicesView(app._singletons, app._core_services, factories, wire)
             try:
-                if self._mws:
-                    return await self._run_onion(services, wire, data, raw_json, strict, emit)
-                return await self._core(services, wire, data, raw_json, strict, emit)
+                return await self._entry(services, wire, data, raw_json, strict, emit)
             finally:
-                current_wire.reset(wire_token)
-                if services is not app._shared_services:
-                    await close_wire_services(services)
+                await close_wire_services(services)
         except PikkuError:
             raise
         except Exception as exc:
             raise app.map_exception(exc, self.meta) from None
+        finally:
+            if token is not None:
+                current_wire.reset(token)
 
     async def _run_onion(
         self,
-        services: ServicesView,
+        services: Any,
         wire: Wire[Any],
         data: Any,
         raw_json: bytes | str | None,
@@ -181,50 +206,71 @@ class Pipeline:
         emit: Emit | None,
     ) -> Any:
         mws = self._mws
-        n = len(mws)
-        cell: list[Any] = [None]
+        core = self._core
+        result: Any = None
 
-        async def step(i: int) -> Any:
-            if i == n:
-                cell[0] = await self._core(services, wire, data, raw_json, strict, emit)
-                return cell[0]
-            return await mws[i](services, wire, functools.partial(step, i + 1))
+        async def innermost() -> Any:
+            nonlocal result
+            result = await core(services, wire, data, raw_json, strict, emit)
+            return result
 
-        await step(0)
-        return cell[0]
+        # `next` of each layer is the next layer bound to this call; the result is taken
+        # from the innermost call, so a middleware that forgets to return it loses nothing.
+        nxt: Callable[[], Awaitable[Any]] = innermost
+        for mw in reversed(mws[1:]):
+            nxt = functools.partial(mw, services, wire, nxt)
+        await mws[0](services, wire, nxt)
+        return result
 
     async def _core(
         self,
-        services: ServicesView,
+        services: Any,
         wire: Wire[Any],
         data: Any,
         raw_json: bytes | str | None,
         strict: bool,
         emit: Emit | None,
     ) -> Any:
-        meta = self.meta
-        if self._needs_session and wire.session is None:
+        if self._needs_session and wire._session is None:
             raise UnauthorizedError()
         if raw_json is not None:
-            value = meta.decode_json(raw_json)
-        elif meta.input_type is None:
-            value = None
+            value = self.meta.decode_json(raw_json)
+        elif self._convert is not None:
+            try:
+                value = self._convert(data) if strict else self._convert_lenient(data)
+            except msgspec.MsgspecError as exc:
+                raise decode_error(exc) from None
         else:
-            value = meta.convert(data, strict)
-        for gate in self._gates:
-            if not await _passes(gate, services, value, wire):
-                raise ForbiddenError()
-        if self._wiring_groups and not await _any_group(
-            self._wiring_groups, services, value, wire
-        ):
-            raise ForbiddenError()
-        if self._groups and not await _any_group(self._groups, services, value, wire):
-            raise ForbiddenError()
-        if meta.is_stream:
-            return await self._stream(services, value, wire, emit)
-        if meta.is_sync:
+            value = data if self._takes_input else None
+        if self._has_checks:
+            await self._check(services, value, wire)
+        kind = self._kind
+        if kind == 0:
+            return await self._call(services, value, wire)
+        if kind == 1:
             return await anyio.to_thread.run_sync(self._call, services, value, wire)
-        return await self._call(services, value, wire)
+        return await self._stream(services, value, wire, emit)
+
+    async def _check(self, services: Any, value: Any, wire: Wire[Any]) -> None:
+        # Flat loops, no helper coroutines: this runs on every guarded call.
+        for fn, is_async in self._gates:
+            ok: Any = fn(services, value, wire)
+            if is_async or inspect.isawaitable(ok):
+                ok = await ok
+            if not ok:
+                raise ForbiddenError()
+        for groups in self._group_sets:
+            for group in groups:
+                for fn, is_async in group:
+                    ok = fn(services, value, wire)
+                    if is_async or inspect.isawaitable(ok):
+                        ok = await ok
+                    if not ok:
+                        break
+                else:
+                    break  # every check of this group passed
+            else:
+                raise ForbiddenError()
 
     async def _stream(
         self, services: ServicesView, value: Any, wire: Wire[Any], emit: Emit | None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .errors import PikkuError
@@ -238,26 +238,23 @@ class Wire(Generic[SessionT]):
         cli: CLI part, when run as a command.
     """
 
-    __slots__ = (
-        "_on_session_change",
-        "_rpc",
-        "_session",
-        "app",
-        "channel",
-        "cli",
-        "depth",
-        "http",
-        "mcp",
-        "queue",
-        "scheduled",
-        "session_changed",
-    )
+    # Class-level defaults keep construction cheap: a call sets only what it has.
+    http: HTTPWire | None = None
+    channel: ChannelWire | None = None
+    queue: QueueWire | None = None
+    scheduled: ScheduledWire | None = None
+    mcp: MCPWire | None = None
+    cli: CLIWire | None = None
+    depth: int = 0
+    session_changed: bool = False
+    _on_session_change: Callable[[Any], None] | None = None
+    _rpc: RPC | None = None
 
     def __init__(
         self,
         app: Pikku,
-        *,
         session: SessionT | None = None,
+        *,
         on_session_change: Callable[[Any], None] | None = None,
         http: HTTPWire | None = None,
         channel: ChannelWire | None = None,
@@ -269,16 +266,22 @@ class Wire(Generic[SessionT]):
     ) -> None:
         self.app = app
         self._session = session
-        self._on_session_change = on_session_change
-        self.session_changed = False
-        self.http = http
-        self.channel = channel
-        self.queue = queue
-        self.scheduled = scheduled
-        self.mcp = mcp
-        self.cli = cli
-        self.depth = depth
-        self._rpc: RPC | None = None
+        if on_session_change is not None:
+            self._on_session_change = on_session_change
+        if http is not None:
+            self.http = http
+        if channel is not None:
+            self.channel = channel
+        if queue is not None:
+            self.queue = queue
+        if scheduled is not None:
+            self.scheduled = scheduled
+        if mcp is not None:
+            self.mcp = mcp
+        if cli is not None:
+            self.cli = cli
+        if depth:
+            self.depth = depth
 
     @property
     def session(self) -> SessionT | None:
