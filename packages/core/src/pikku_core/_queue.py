@@ -10,11 +10,12 @@ the job (and the enqueuer's session) with the app secret.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 import math
-import uuid
+import os
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -213,7 +214,7 @@ def prepare_job(app: Pikku, queue: str, data: Any, session: Any = CALLER) -> Pre
 
 def new_job_id() -> str:
     """A fresh random job id."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 # -- sealing jobs for storage outside the process -------------------------------------
@@ -244,15 +245,22 @@ _body_encoder = msgspec.msgpack.Encoder()
 _body_decoder = msgspec.msgpack.Decoder(_JobBody)
 
 
-def _job_key(app: Pikku) -> bytes:
-    return app.require_secret("signing queued jobs").encode()
+@functools.lru_cache(maxsize=8)
+def _signer(secret: str) -> hmac.HMAC:
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
+def _sign(app: Pikku, body: bytes) -> bytes:
+    mac = _signer(app.require_secret("signing queued jobs")).copy()
+    mac.update(body)
+    return mac.digest()
 
 
 def seal_job(app: Pikku, job: PreparedJob) -> bytes:
     """Serialize a prepared job and sign it (with its session) using the app secret."""
     token = app.session_codec().encode(job.session) if job.session is not None else None
     body = _body_encoder.encode(_JobBody(job.queue, job.data, token))
-    return hmac.new(_job_key(app), body, hashlib.sha256).digest() + body
+    return _sign(app, body) + body
 
 
 def open_job(app: Pikku, raw: bytes) -> SealedJob:
@@ -263,8 +271,7 @@ def open_job(app: Pikku, raw: bytes) -> SealedJob:
             the job must be failed, not run.
     """
     sig, body = raw[:_SIG_LEN], raw[_SIG_LEN:]
-    expected = hmac.new(_job_key(app), body, hashlib.sha256).digest()
-    if len(sig) != _SIG_LEN or not hmac.compare_digest(sig, expected):
+    if len(sig) != _SIG_LEN or not hmac.compare_digest(sig, _sign(app, body)):
         raise UnauthorizedError("the job's signature does not verify")
     try:
         decoded = _body_decoder.decode(body)

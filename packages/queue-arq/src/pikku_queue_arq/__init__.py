@@ -1,0 +1,22 @@
+"""pikku-queue-arq: pikku queues and scheduled tasks on arq and Redis.
+
+`ArqQueueService` is the producer (and the app's ``queue`` service); `worker_settings`
+builds the arq worker that runs the app's queue and scheduler wirings; the
+``pikku-queue-arq worker module:app`` command runs one.
+"""
+
+from ._cli import main
+from ._service import DEFAULT_QUEUE_NAME, ArqQueueService
+from ._worker import ArqScheduler, cron_options, worker_settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_QUEUE_NAME",
+    "ArqQueueService",
+    "ArqScheduler",
+    "__version__",
+    "cron_options",
+    "main",
+    "worker_settings",
+]
