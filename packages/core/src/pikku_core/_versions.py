@@ -393,9 +393,30 @@ class _Differ:
         if canonical_json(old) == canonical_json(new):
             return
         key = (canonical_json(old), canonical_json(new))
-        if key in self.seen:  # a recursive type: its fields were already compared
+        if key in self.seen:  # a recursive type: its fields are being compared above
             return
         self.seen.add(key)
+        try:
+            self._diff(path, old, new)
+        finally:
+            self.seen.discard(key)
+
+    def _diff(self, path: str, old: Any, new: Any) -> None:
+        if (
+            isinstance(old, dict)
+            and isinstance(new, dict)
+            and ("default" in old or "default" in new)
+        ):
+            o, n = cast("dict[str, Any]", old), cast("dict[str, Any]", new)
+            if "default" in o and "default" in n:
+                was, now = canonical_json(o["default"]), canonical_json(n["default"])
+                if was != now:
+                    self.add(path, "changed", f"default {was} -> {now}", False, "default changed")
+            # A default only comes with optionality, which is compared by the parent.
+            old = {k: v for k, v in o.items() if k != "default"}
+            new = {k: v for k, v in n.items() if k != "default"}
+            if canonical_json(old) == canonical_json(new):
+                return
         o_obj, n_obj = _object(old), _object(new)
         if o_obj is not None and n_obj is not None:
             self.diff_object(path, o_obj, n_obj)
