@@ -148,14 +148,12 @@ class Store:
     """Singleton services: an in-memory catalogue."""
 
     books: dict[int, Book] = field(default_factory=dict[int, Book])
-    next_id: int = 1
 
 
 def _store() -> Store:
     store = Store()
     store.books[1] = Book(id=1, title="Dune", tags=["classic"], edition=Paper(pages=412))
     store.books[2] = Book(id=2, title="Cosmos", genre=Genre.SCIENCE)
-    store.next_id = 3
     return store
 
 
@@ -193,9 +191,8 @@ async def list_books(services: Store, data: BookQuery, wire: Wire[Any]) -> list[
 @pikku_func(title="Create a book", tags=["books"])
 async def create_book(services: Store, data: CreateBook, wire: Wire[Any]) -> Book:
     """Add a book (needs a session)."""
-    book = Book(id=services.next_id, **msgspec.structs.asdict(data))
+    book = Book(id=max(services.books, default=0) + 1, **msgspec.structs.asdict(data))
     services.books[book.id] = book
-    services.next_id += 1
     await services.event_hub.publish("books", msgspec.to_builtins(book))
     return book
 

@@ -143,7 +143,12 @@ def _event_data(event: tuple[str, str]) -> str:
 class _Session:
     """The session a client carries: a bearer token and the cookies the server set."""
 
-    def __init__(self, token: str | None, cookies: Mapping[str, str] | None) -> None:
+    def __init__(
+        self, mode: str, token: str | None, cookies: Mapping[str, str] | None
+    ) -> None:
+        if mode not in ("cookie", "bearer"):
+            raise ValueError(f"session must be 'cookie' or 'bearer', not {mode!r}")
+        self.bearer = mode == "bearer"
         self.token = token
         self.cookies: dict[str, str] = dict(cookies or {})
 
@@ -156,9 +161,11 @@ class _Session:
         return headers
 
     def update(self, response: httpx.Response) -> None:
-        token = response.headers.get("x-session-token")
-        if token:
-            self.token = token
+        if self.bearer:
+            token = response.headers.get("x-session-token")
+            if token:
+                self.token = token
+            return
         for header in response.headers.get_list("set-cookie"):
             jar: SimpleCookie = SimpleCookie()
             try:
@@ -193,9 +200,12 @@ class <<cls>>:
 
     Args:
         base_url: The server's URL (e.g. ``http://127.0.0.1:8000``).
-        token: A bearer token to send (a token the server returns in
-            ``X-Session-Token`` replaces it).
-        cookies: Cookies to start with (the session cookie the server sets is kept).
+        session: How the client keeps the session the server sets: ``"cookie"`` keeps
+            the cookies it sets (also Secure ones, so a plain-HTTP dev server works),
+            ``"bearer"`` keeps the token it returns in ``X-Session-Token``. A bearer
+            token cannot be revoked by the server: call `clear_session` on logout.
+        token: A bearer token to send.
+        cookies: Cookies to start with.
         headers: Extra headers sent with every request.
         timeout: Request timeout in seconds.
         http_client: An ``httpx.<<http>>`` to use instead of a new one (not closed by
@@ -206,6 +216,7 @@ class <<cls>>:
         self,
         base_url: str,
         *,
+        session: Literal["cookie", "bearer"] = "cookie",
         token: str | None = None,
         cookies: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -216,7 +227,7 @@ class <<cls>>:
         self._owns_http = http_client is None
         self._http = http_client or httpx.<<http>>(timeout=timeout, cookies=_no_cookie_jar())
         self._headers = dict(headers or {})
-        self._session = _Session(token, cookies)
+        self._session = _Session(session, token, cookies)
 <<rpc_init>>
     @property
     def token(self) -> str | None:
