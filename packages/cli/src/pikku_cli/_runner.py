@@ -113,6 +113,13 @@ def build_parser(app: Pikku, prog: str | None = None) -> tuple[Parser, list[_Com
     }
     groups[()].required = True
     leaves: set[tuple[str, ...]] = set()
+    children: dict[tuple[str, ...], list[str]] = {}
+    for wiring in app.cli_wirings:
+        parts = tuple(wiring.command.split())
+        for i in range(1, len(parts)):
+            names = children.setdefault(parts[:i], [])
+            if parts[i] not in names:
+                names.append(parts[i])
     commands: list[_Command] = []
     for wiring in app.cli_wirings:
         parts = tuple(wiring.command.split())
@@ -123,8 +130,11 @@ def build_parser(app: Pikku, prog: str | None = None) -> tuple[Parser, list[_Com
             if prefix in leaves:
                 raise ValueError(f"CLI command {' '.join(prefix)!r} is also a command group")
             if prefix not in groups:
+                names = ", ".join(children[prefix])
                 group = groups[prefix[:-1]].add_parser(
-                    prefix[-1], help=f"{' '.join(prefix)} commands"
+                    prefix[-1],
+                    help=f"commands: {names}",
+                    description=f"The {' '.join(prefix)} commands: {names}.",
                 )
                 groups[prefix] = group.add_subparsers(
                     title="commands", metavar="COMMAND", dest=f"_pikku_{i}"
