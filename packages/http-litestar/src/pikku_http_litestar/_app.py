@@ -120,12 +120,19 @@ class PikkuPlugin(InitPluginProtocol):
         """Build the Litestar route handlers for every wiring (done once, at app build)."""
         pikku = self.app
         handlers: list[BaseRouteHandler] = [
-            route_handler(litestar_path(w.route), w.method, HTTPEndpoint(pikku, w), self.body_limit)
+            route_handler(
+                litestar_path(w.route),
+                w.method,
+                HTTPEndpoint(pikku, w, self.body_limit),
+                self.body_limit,
+            )
             for w in pikku.http_wirings
         ]
         if self.rpc:
             handlers.append(
-                route_handler("/rpc/{name:str}", "POST", RPCEndpoint(pikku), self.body_limit)
+                route_handler(
+                    "/rpc/{name:str}", "POST", RPCEndpoint(pikku, self.body_limit), self.body_limit
+                )
             )
         handlers.extend(self._openapi_handlers())
         handlers.extend(self._mcp_handlers())

@@ -19,6 +19,7 @@ from pikku_core import (
     BadRequestError,
     HTTPWire,
     NotFoundError,
+    PayloadTooLargeError,
     Pikku,
     PikkuError,
     UnprocessableContentError,
@@ -147,6 +148,7 @@ class HTTPEndpoint:
 
     __slots__ = (
         "has_path_params",
+        "limit",
         "method",
         "pikku",
         "pipeline",
@@ -155,8 +157,9 @@ class HTTPEndpoint:
         "sse",
     )
 
-    def __init__(self, pikku: Pikku, wiring: HTTPWiring) -> None:
+    def __init__(self, pikku: Pikku, wiring: HTTPWiring, limit: int | None) -> None:
         self.pikku = pikku
+        self.limit = limit
         self.pipeline: Pipeline = wiring.pipeline
         self.method = wiring.method
         self.shape = InputShape(wiring.func.input_type)
@@ -182,7 +185,7 @@ class HTTPEndpoint:
             if self.reads_body and not self.has_path_params and not pairs:
                 content_type = _content_type(scope)
                 if _is_json(content_type):
-                    body = await _read_body(request)
+                    body = await _read_body(request, self.limit)
                     if body:
                         return await self._run(wire, http, None, body, True)
                     return await self._run(
@@ -223,7 +226,7 @@ class HTTPEndpoint:
             return data, False
         content_type = _content_type(request.scope)
         if _is_json(content_type):
-            body = await _read_body(request)
+            body = await _read_body(request, self.limit)
             if not body:
                 return data, True
             try:
@@ -241,7 +244,7 @@ class HTTPEndpoint:
             shape.merge(data, shape.lenient(form))
             return data, True
         if content_type == "application/octet-stream" and shape.bytes_field is not None:
-            body = await _read_body(request)
+            body = await _read_body(request, self.limit)
             if shape.bytes_field == "":
                 return body, True
             shape.merge(data, {shape.bytes_field: body})
@@ -249,12 +252,39 @@ class HTTPEndpoint:
         raise UnsupportedMediaTypeError(f"unsupported content type {content_type!r}")
 
 
-async def _read_body(request: Request[Any, Any, Any]) -> bytes:
-    """Read the body, turning Litestar's limit errors (413) into pikku errors."""
-    try:
-        return await request.body()
-    except HTTPException as exc:
-        raise error_for_status(exc.status_code, exc.detail) from None
+async def _read_body(request: Request[Any, Any, Any], limit: int | None) -> bytes:
+    """Read the whole body straight from ASGI ``receive``, refusing it past ``limit`` (413).
+
+    An announced Content-Length over the limit is refused before anything is read; a
+    chunked body is refused as soon as the bytes received cross it.
+    """
+    scope = request.scope
+    if limit is not None:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    raise BadRequestError("invalid Content-Length header") from None
+                if announced > limit:
+                    raise PayloadTooLargeError(f"request body larger than {limit} bytes")
+                break
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Any = await receive()
+        if message["type"] != "http.request":
+            raise BadRequestError("client disconnected before sending the whole body")
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise PayloadTooLargeError(f"request body larger than {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _read_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -274,10 +304,11 @@ async def _read_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
 class RPCEndpoint:
     """``POST /rpc/{name}``: calls an exposed function by name (``name@N`` pins a version)."""
 
-    __slots__ = ("pikku",)
+    __slots__ = ("limit", "pikku")
 
-    def __init__(self, pikku: Pikku) -> None:
+    def __init__(self, pikku: Pikku, limit: int | None) -> None:
         self.pikku = pikku
+        self.limit = limit
 
     async def __call__(self, request: Request[Any, Any, Any]) -> ASGIApp:
         scope = request.scope
@@ -295,7 +326,7 @@ class RPCEndpoint:
                 raise NotFoundError(f"no exposed function named {name!r}")
             if not _is_json(_content_type(scope)):
                 raise UnsupportedMediaTypeError("RPC calls take a JSON body")
-            body = await _read_body(request)
+            body = await _read_body(request, self.limit)
             pipeline = self.pikku.rpc_pipeline(meta)
             result = await pipeline.run(wire, None, raw_json=body or None)
             return render(result, http)
