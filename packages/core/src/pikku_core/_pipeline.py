@@ -11,7 +11,6 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 import msgspec
 
 from ._func import FunctionMeta, Middleware, Permission, PermissionSpec, dec_hook, decode_error
@@ -248,7 +247,9 @@ class Pipeline:
         if kind == 0:
             return await self._call(services, value, wire)
         if kind == 1:
-            return await anyio.to_thread.run_sync(self._call, services, value, wire)
+            from anyio.to_thread import run_sync
+
+            return await run_sync(self._call, services, value, wire)
         return await self._stream(services, value, wire, emit)
 
     async def _check(self, services: Any, value: Any, wire: Wire[Any]) -> None:

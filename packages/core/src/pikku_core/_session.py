@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import binascii
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -34,12 +32,18 @@ class SessionCodec(Protocol):
         ...
 
 
+# base64/hashlib/hmac are imported on first use: `import pikku_core` stays small.
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = (text + "=" * (-len(text) % 4)).encode("ascii").translate(_STANDARD)
+    return binascii.a2b_base64(raw, strict_mode=True)
 
 
 class _Envelope(msgspec.Struct, array_like=True):
@@ -65,7 +69,13 @@ class HMACSessionCodec:
         key = secret.encode() if isinstance(secret, str) else secret
         if len(key) < 16:
             raise ValueError("the session secret must be at least 16 characters long")
+        import hashlib
+        import hmac
+
         self._key = key
+        self._hmac_new = hmac.new
+        self._compare = hmac.compare_digest
+        self._digest = hashlib.sha256
         self._session_type = session_type
         self._max_age = max_age
         self._encoder = msgspec.json.Encoder()
@@ -73,7 +83,7 @@ class HMACSessionCodec:
         self._session_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(session_type)
 
     def _sign(self, body: bytes) -> bytes:
-        return hmac.new(self._key, body, hashlib.sha256).digest()
+        return self._hmac_new(self._key, body, self._digest).digest()
 
     def encode(self, session: Any) -> str:
         """Return a signed token for ``session``."""
@@ -87,13 +97,13 @@ class HMACSessionCodec:
         try:
             body_text, sig_text = token.split(".", 1)
             body = _unb64(body_text)
-            if not hmac.compare_digest(self._sign(body), _unb64(sig_text)):
+            if not self._compare(self._sign(body), _unb64(sig_text)):
                 return None
             env = self._env_decoder.decode(body)
             if env.expires is not None and env.expires < time.time():
                 return None
             return self._session_decoder.decode(env.session)
-        except (ValueError, TypeError, msgspec.MsgspecError):
+        except (ValueError, TypeError, binascii.Error, msgspec.MsgspecError):
             return None
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+import msgspec
 
 from .errors import PikkuError
 
@@ -30,9 +30,10 @@ SessionT = TypeVar("SessionT")
 
 SameSite = Literal["lax", "strict", "none"]
 
+_EPOCH = "Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 
-@dataclass(slots=True)
-class SetCookie:
+
+class SetCookie(msgspec.Struct):
     """A cookie a call asks the transport to set (or expire)."""
 
     name: str
@@ -50,9 +51,7 @@ class SetCookie:
         if self.max_age is not None:
             parts.append(f"Max-Age={self.max_age}")
             if self.max_age <= 0:
-                parts.append(
-                    "Expires=" + format_datetime(datetime(1970, 1, 1, tzinfo=UTC), usegmt=True)
-                )
+                parts.append(_EPOCH)
         if self.domain:
             parts.append(f"Domain={self.domain}")
         if self.secure:
@@ -132,8 +131,7 @@ class HTTPWire:
         self.response_cookies.append(SetCookie(name, "", 0, path, domain))
 
 
-@dataclass(slots=True)
-class ChannelWire:
+class ChannelWire(msgspec.Struct):
     """The channel part of a wire: the connection a message arrived on.
 
     Attributes:
@@ -148,8 +146,8 @@ class ChannelWire:
     channel_name: str
     send: Callable[[Any], Awaitable[None]]
     close: Callable[..., Awaitable[None]]
-    state: dict[str, Any] = field(default_factory=dict[str, Any])
-    opening: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    state: dict[str, Any] = msgspec.field(default_factory=dict[str, Any])
+    opening: Mapping[str, Any] = msgspec.field(default_factory=dict[str, Any])
 
 
 class _FailJob(PikkuError):
@@ -157,8 +155,7 @@ class _FailJob(PikkuError):
     default_message = "Job failed"
 
 
-@dataclass(slots=True)
-class QueueWire:
+class QueueWire(msgspec.Struct):
     """The queue part of a wire: which job this call is running."""
 
     job_id: str
@@ -177,8 +174,7 @@ class SkipRun(PikkuError):
     default_message = "Skipped"
 
 
-@dataclass(slots=True)
-class ScheduledWire:
+class ScheduledWire(msgspec.Struct):
     """The scheduler part of a wire: which scheduled task is running."""
 
     name: str
@@ -190,8 +186,7 @@ class ScheduledWire:
         raise SkipRun(reason or "Skipped")
 
 
-@dataclass(slots=True)
-class MCPWire:
+class MCPWire(msgspec.Struct):
     """The MCP part of a wire: the request context of a tool/resource/prompt call."""
 
     kind: Literal["tool", "resource", "prompt"]
@@ -200,8 +195,7 @@ class MCPWire:
     report_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
 
 
-@dataclass(slots=True)
-class CLIWire:
+class CLIWire(msgspec.Struct):
     """The CLI part of a wire: the command being run."""
 
     command: str

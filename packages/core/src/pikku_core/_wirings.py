@@ -7,8 +7,9 @@ handlers, workers and commands. Each record owns the `Pipeline` its calls run th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from ._func import FunctionMeta, Middleware, PermissionSpec
 from ._pipeline import Pipeline
@@ -30,8 +31,7 @@ ChannelMiddleware = Callable[[Any, Any, Callable[[Any], Any]], Any]
 """``async def cm(services, event, next)``: ``await next(event)`` passes or transforms it."""
 
 
-@dataclass(slots=True, eq=False)
-class HTTPWiring:
+class HTTPWiring(msgspec.Struct, eq=False):
     """One HTTP route."""
 
     method: str
@@ -45,8 +45,7 @@ class HTTPWiring:
     sse: bool = False
 
 
-@dataclass(slots=True, eq=False)
-class ChannelAction:
+class ChannelAction(msgspec.Struct, eq=False):
     """One routed action of a channel."""
 
     action: str
@@ -54,8 +53,7 @@ class ChannelAction:
     pipeline: Pipeline
 
 
-@dataclass(slots=True, eq=False)
-class ChannelWiring:
+class ChannelWiring(msgspec.Struct, eq=False):
     """One WebSocket channel: its lifecycle functions and routed actions."""
 
     name: str
@@ -63,7 +61,7 @@ class ChannelWiring:
     on_connect: Pipeline | None = None
     on_disconnect: Pipeline | None = None
     on_message: Pipeline | None = None
-    actions: dict[str, ChannelAction] = field(default_factory=dict[str, ChannelAction])
+    actions: dict[str, ChannelAction] = msgspec.field(default_factory=dict[str, ChannelAction])
     routing_key: str = "action"
     auth: bool = True
     middleware: Sequence[Middleware] = ()
@@ -71,8 +69,7 @@ class ChannelWiring:
     tags: Sequence[str] = ()
 
 
-@dataclass(slots=True, eq=False)
-class QueueWiring:
+class QueueWiring(msgspec.Struct, eq=False):
     """One queue and the function its jobs run."""
 
     queue: str
@@ -83,8 +80,7 @@ class QueueWiring:
     backoff: Callable[[int], float] | None = None
 
 
-@dataclass(slots=True, eq=False)
-class SchedulerWiring:
+class SchedulerWiring(msgspec.Struct, eq=False):
     """One scheduled task (5-field cron or an ``@hourly``-style alias)."""
 
     name: str
@@ -95,8 +91,7 @@ class SchedulerWiring:
     session: Any = None
 
 
-@dataclass(slots=True, eq=False)
-class CLIWiring:
+class CLIWiring(msgspec.Struct, eq=False):
     """One CLI command (``"books get"`` is a group and a sub-command)."""
 
     command: str
@@ -107,8 +102,7 @@ class CLIWiring:
     description: str | None = None
 
 
-@dataclass(slots=True, eq=False)
-class MCPToolWiring:
+class MCPToolWiring(msgspec.Struct, eq=False):
     """One MCP tool."""
 
     name: str
@@ -119,8 +113,7 @@ class MCPToolWiring:
     annotations: Mapping[str, Any] | None = None
 
 
-@dataclass(slots=True, eq=False)
-class MCPResourceWiring:
+class MCPResourceWiring(msgspec.Struct, eq=False):
     """One MCP resource (a URI template such as ``books://{book_id}``)."""
 
     uri_template: str
@@ -131,8 +124,7 @@ class MCPResourceWiring:
     description: str | None = None
 
 
-@dataclass(slots=True, eq=False)
-class MCPPromptWiring:
+class MCPPromptWiring(msgspec.Struct, eq=False):
     """One MCP prompt (input fields are the prompt's arguments)."""
 
     name: str
