@@ -49,9 +49,13 @@ class Ebook(msgspec.Struct, tag="ebook"):
 
 
 class Book(msgspec.Struct):
-    """A book in the catalogue."""
+    """A book in the catalogue.
 
-    id: int
+    Its key is ``book_id``, not ``id``: a channel reply merges a dict result with the
+    message envelope, whose ``id`` is the request id.
+    """
+
+    book_id: int
     title: str
     genre: Genre = Genre.FICTION
     tags: list[str] = []
@@ -152,8 +156,8 @@ class Store:
 
 def _store() -> Store:
     store = Store()
-    store.books[1] = Book(id=1, title="Dune", tags=["classic"], edition=Paper(pages=412))
-    store.books[2] = Book(id=2, title="Cosmos", genre=Genre.SCIENCE)
+    store.books[1] = Book(book_id=1, title="Dune", tags=["classic"], edition=Paper(pages=412))
+    store.books[2] = Book(book_id=2, title="Cosmos", genre=Genre.SCIENCE)
     return store
 
 
@@ -191,8 +195,8 @@ async def list_books(services: Store, data: BookQuery, wire: Wire[Any]) -> list[
 @pikku_func(title="Create a book", tags=["books"])
 async def create_book(services: Store, data: CreateBook, wire: Wire[Any]) -> Book:
     """Add a book (needs a session)."""
-    book = Book(id=max(services.books, default=0) + 1, **msgspec.structs.asdict(data))
-    services.books[book.id] = book
+    book = Book(book_id=max(services.books, default=0) + 1, **msgspec.structs.asdict(data))
+    services.books[book.book_id] = book
     await services.event_hub.publish("books", msgspec.to_builtins(book))
     return book
 

@@ -203,7 +203,7 @@ def test_books_client_typed_routes(books_client: ModuleType, books_server: Threa
             published=datetime.date(1961, 6, 1),
             edition=m.Ebook(size_kb=800),
         )
-        assert made.id == 3 and made.published == datetime.date(1961, 6, 1)
+        assert made.book_id == 3 and made.published == datetime.date(1961, 6, 1)
         assert client.get_book(book_id=3).edition == m.Ebook(size_kb=800)
         with pytest.raises(m.ForbiddenError):
             client.rename_book(book_id=3, title="S")
@@ -257,7 +257,7 @@ def test_error_without_problem_body_is_still_typed(books_client: ModuleType, boo
 
 def test_struct_round_trip(books_client: ModuleType) -> None:
     m = books_client
-    raw = b'{"id":5,"title":"X","genre":"science","edition":{"type":"paper","pages":3},"extra":1}'
+    raw = b'{"book_id":5,"title":"X","genre":"science","edition":{"type":"paper","pages":3},"extra":1}'
     book = msgspec.json.decode(raw, type=m.Book)
     assert book.edition == m.Paper(pages=3) and book.tags == []
     assert msgspec.json.decode(msgspec.json.encode(book), type=m.Book) == book

@@ -105,7 +105,7 @@ def _method(types: PyTypes, schemas: SchemaSet, name: str, action: ChannelAction
     values: list[str] = []
     for field in sorted(props, key=lambda f: f not in required):
         ident = py_identifier(field)
-        if ident in ("self", "value", "data") or ident.startswith("_"):
+        if ident == "self" or ident.startswith("_"):
             ident = f"{ident.lstrip('_')}_"
         tp = types.type_of(props[field])
         if field in required:

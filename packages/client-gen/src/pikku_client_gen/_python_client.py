@@ -90,7 +90,7 @@ class _Writer:
 
     def _arg(self, param: Param) -> tuple[str, str]:
         ident = py_identifier(param.name)
-        if ident in ("self", "data") or ident.startswith("_"):
+        if ident == "self" or ident.startswith("_"):
             ident = f"{ident.lstrip('_')}_"
         tp = "FileContent" if param.schema.get("format") == "binary" else self.types.type_of(param.schema)
         if param.required:
