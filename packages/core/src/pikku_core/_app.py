@@ -103,6 +103,9 @@ class Pikku:
         self._core_services: dict[str, Any] = {}
         self._shared_services: ServicesView | None = None
         self._codec: SessionCodec | None = None
+        # False leaves the embedded queue workers and in-process scheduler stopped: jobs
+        # are accepted and wait (`pikku serve --no-workers`, workers run elsewhere).
+        self.embedded_workers = True
 
     # ------------------------------------------------------------------ registry
 
@@ -635,12 +638,13 @@ class Pikku:
             from ._queue import InMemoryQueueService
 
             self.queue_service = InMemoryQueueService(self)
-        if self.scheduler is None and self.scheduler_wirings:
+        if self.scheduler is None and self.scheduler_wirings and self.embedded_workers:
             from ._scheduler import InProcessScheduler
 
             self.scheduler = InProcessScheduler(self)
         engines: list[Any] = [self.event_hub, self.scheduler]
-        if self.queue_wirings or self._user_engines.get("queue") is not None:
+        user_queue = self._user_engines.get("queue") is not None
+        if user_queue or (self.queue_wirings and self.embedded_workers):
             # Embedded workers only run for apps that wire queues; without wirings the
             # service still answers `add` (NotFoundError) and `get_job`.
             engines.insert(1, self.queue_service)
