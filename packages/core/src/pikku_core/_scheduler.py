@@ -213,7 +213,7 @@ class InProcessScheduler:
         await tg.__aenter__()
         self._tg = tg
         for wiring in self.app.scheduler_wirings:
-            tg.start_soon(self._timer, wiring, self._schedules[wiring.name])
+            tg.start_soon(self._timer, tg, wiring, self._schedules[wiring.name])
 
     async def aclose(self) -> None:
         """Stop the timers and cancel runs in progress."""
@@ -240,9 +240,7 @@ class InProcessScheduler:
             raise NotFoundError(f"no scheduled task named {name!r}")
         return schedule
 
-    async def _timer(self, wiring: SchedulerWiring, schedule: CronSchedule) -> None:
-        tg = self._tg
-        assert tg is not None
+    async def _timer(self, tg: TaskGroup, wiring: SchedulerWiring, schedule: CronSchedule) -> None:
         tick = schedule.next_after(self.now())
         while True:
             delay = (tick - self.now()).total_seconds()
