@@ -34,6 +34,7 @@ if _pyenv_bins:
     os.environ["PATH"] = os.pathsep.join([*_pyenv_bins, os.environ.get("PATH", "")])
 
 _DEP_NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+)")
+_EXTRAS = re.compile(r"\[[^\]]*\]")
 
 
 def _load(path: Path) -> dict[str, object]:
@@ -73,7 +74,11 @@ def _requirements(
     for spec in specs:
         name = _dep_name(spec)
         if name in PACKAGES:
-            args.extend(_requirements(name, groups=(), seen=seen))
+            sibling = _requirements(name, groups=(), seen=seen)
+            extras = _EXTRAS.search(spec)
+            if extras and sibling:  # keep the extras a sibling is required with
+                sibling[1] += extras.group(0)
+            args.extend(sibling)
         elif name != dist:
             args.append(spec)
     return args
