@@ -28,7 +28,7 @@ def _asgi(app: Pikku, workers: bool) -> Any:
     from pikku_http_litestar import create_app
 
     if not workers:
-        setattr(app, "embedded_workers", False)  # noqa: B010
+        app.embedded_workers = False
     return create_app(app)
 
 
@@ -106,7 +106,7 @@ def serve(
             log("--reload needs uvicorn: " + INSTALL_HINT)
             return 1
         if not workers:
-            setattr(app, "embedded_workers", False)  # noqa: B010
+            app.embedded_workers = False
         log(f"serving {spec} (channels only: pikku-ws)")
         for c in app.channel_wirings:
             log(f"  channel   ws://{host}:{port}{c.route}  ({c.name})")
