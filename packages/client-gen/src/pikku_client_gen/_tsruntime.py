@@ -42,7 +42,13 @@ export class ApiError extends Error {
 
 /** Options of `Client`. */
 export interface ClientOptions {
-  /** A bearer token (a token the server returns in `X-Session-Token` replaces it). */
+  /**
+   * How the session the server sets is kept: "cookie" (default; the browser keeps it, on
+   * Node the client keeps `Set-Cookie`) or "bearer" (the token returned in `X-Session-Token`
+   * is sent as `Authorization: Bearer`; call `clearSession()` on logout).
+   */
+  session?: "cookie" | "bearer";
+  /** A bearer token to send. */
   token?: string;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
@@ -99,9 +105,11 @@ export class BaseClient {
   private readonly headers: Record<string, string>;
   private readonly fetchImpl: typeof fetch;
   private readonly credentials: RequestCredentials;
+  private readonly bearer: boolean;
 
   constructor(baseUrl: string, options: ClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.bearer = options.session === "bearer";
     this.token = options.token;
     this.headers = { ...(options.headers ?? {}) };
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -194,8 +202,11 @@ export class BaseClient {
   }
 
   private keepSession(response: globalThis.Response): void {
-    const token = response.headers.get("x-session-token");
-    if (token) this.token = token;
+    if (this.bearer) {
+      const token = response.headers.get("x-session-token");
+      if (token) this.token = token;
+      return;
+    }
     const headers = response.headers as Headers & { getSetCookie?: () => string[] };
     const setCookies = typeof headers.getSetCookie === "function" ? headers.getSetCookie() : [];
     for (const header of setCookies) {
