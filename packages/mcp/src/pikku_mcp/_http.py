@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from mcp.server import Server
 from mcp.server.streamable_http import EventStore
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
@@ -31,33 +32,18 @@ class MCPASGIApp:
     manager and, with ``start_app=True``, starts and closes the Pikku app. It can be
     started again after it stopped.
 
+    Made by `create_asgi_app`.
+
     Attributes:
         app: The Pikku app served.
         server: The SDK's low-level server (see `create_server`).
     """
 
-    def __init__(
-        self,
-        app: Pikku,
-        *,
-        name: str = "pikku",
-        start_app: bool = True,
-        json_response: bool = False,
-        stateless: bool = False,
-        event_store: EventStore | None = None,
-        transport_security: TransportSecuritySettings | None = None,
-        max_request_body_size: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
-    ) -> None:
+    def __init__(self, app: Pikku, server: Server[Any], *, start_app: bool, **options: Any) -> None:
         self.app = app
-        self.server = create_server(app, name)
+        self.server = server
         self._start_app = start_app
-        self._options: dict[str, Any] = {
-            "json_response": json_response,
-            "stateless": stateless,
-            "event_store": event_store,
-            "security_settings": transport_security,
-            "max_request_body_size": max_request_body_size,
-        }
+        self._options = options  # StreamableHTTPSessionManager arguments
         self._manager: StreamableHTTPSessionManager | None = None
 
     @contextlib.asynccontextmanager
@@ -167,11 +153,11 @@ def create_asgi_app(
     """
     return MCPASGIApp(
         app,
-        name=name,
+        create_server(app, name),
         start_app=start_app,
         json_response=json_response,
         stateless=stateless,
         event_store=event_store,
-        transport_security=transport_security,
+        security_settings=transport_security,
         max_request_body_size=max_request_body_size,
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import mcp_types as types
+from mcp import types
 from mcp.shared.uri_template import UriTemplate
 from pikku_core import (
     MCPPromptWiring,
@@ -108,13 +107,16 @@ class Resource:
             return next(iter(variables.values()), None)
         return dict(variables)
 
-    def listing(self) -> types.Resource | types.ResourceTemplate:
-        """The ``resources/list`` or ``resources/templates/list`` entry."""
+    def listing(self) -> types.Resource:
+        """The ``resources/list`` entry of a fixed URI."""
         mime = self.mime_type or "application/json"
-        if self.template is None:
-            return types.Resource(
-                uri=self.uri, name=self.name, description=self.description, mime_type=mime
-            )
+        return types.Resource(
+            uri=self.uri, name=self.name, description=self.description, mime_type=mime
+        )
+
+    def template_listing(self) -> types.ResourceTemplate:
+        """The ``resources/templates/list`` entry of a URI template."""
+        mime = self.mime_type or "application/json"
         return types.ResourceTemplate(
             uri_template=self.uri, name=self.name, description=self.description, mime_type=mime
         )
@@ -144,18 +146,15 @@ class Prompt:
         )
 
 
-@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The MCP objects of one generation of the app's wirings."""
 
-    tools: dict[str, Tool]
-    tool_list: list[types.Tool]
-    resources: dict[str, Resource]
-    templates: list[Resource]
-    resource_list: list[types.Resource]
-    template_list: list[types.ResourceTemplate]
-    prompts: dict[str, Prompt]
-    prompt_list: list[types.Prompt]
+    def __init__(self, app: Pikku) -> None:
+        self.tools = {w.name: Tool(w) for w in app.mcp_tools}
+        resources = [Resource(w) for w in app.mcp_resources]
+        self.resources = {r.uri: r for r in resources if r.template is None}
+        self.templates = [r for r in resources if r.template is not None]
+        self.prompts = {w.name: Prompt(w) for w in app.mcp_prompts}
 
     def find_resource(self, uri: str) -> tuple[Resource, Mapping[str, Any]] | None:
         """The resource serving ``uri`` and the variables read from it."""
@@ -168,24 +167,6 @@ class Snapshot:
             if variables is not None:
                 return resource, variables
         return None
-
-
-def _snapshot(app: Pikku) -> Snapshot:
-    tools = {w.name: Tool(w) for w in app.mcp_tools}
-    resources = [Resource(w) for w in app.mcp_resources]
-    fixed = {r.uri: r for r in resources if r.template is None}
-    templates = [r for r in resources if r.template is not None]
-    prompts = {w.name: Prompt(w) for w in app.mcp_prompts}
-    return Snapshot(
-        tools=tools,
-        tool_list=[t.tool for t in tools.values()],
-        resources=fixed,
-        templates=templates,
-        resource_list=[r.listing() for r in fixed.values()],  # pyright: ignore[reportArgumentType]
-        template_list=[r.listing() for r in templates],  # pyright: ignore[reportArgumentType]
-        prompts=prompts,
-        prompt_list=[p.prompt for p in prompts.values()],
-    )
 
 
 class Registry:
@@ -221,7 +202,7 @@ class Registry:
         counts = self._counts_now()
         snapshot = self._snapshot
         if snapshot is None or counts != self._counts:
-            snapshot = self._snapshot = _snapshot(self._app)
+            snapshot = self._snapshot = Snapshot(self._app)
             self._counts = counts
         return snapshot
 

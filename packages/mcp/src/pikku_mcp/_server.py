@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import mcp_types as types
+from mcp import types
 from mcp.server import NotificationOptions, Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.models import InitializationOptions
@@ -23,7 +23,6 @@ from pikku_core import (
     encode_json,
     to_builtins,
 )
-from pydantic import ValidationError
 
 from ._changes import ChangeBus, lifespan_for, track_connections
 from ._registry import Registry, Resource, Tool, content_of
@@ -118,7 +117,7 @@ class PikkuMCPServer(Server[Any]):
     async def _list_tools(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=self.registry.current().tool_list)
+        return types.ListToolsResult(tools=[t.tool for t in self.registry.current().tools.values()])
 
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
@@ -158,13 +157,15 @@ class PikkuMCPServer(Server[Any]):
     async def _list_resources(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return types.ListResourcesResult(resources=self.registry.current().resource_list)
+        resources = self.registry.current().resources.values()
+        return types.ListResourcesResult(resources=[r.listing() for r in resources])
 
     async def _list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
+        templates = self.registry.current().templates
         return types.ListResourceTemplatesResult(
-            resource_templates=self.registry.current().template_list
+            resource_templates=[r.template_listing() for r in templates]
         )
 
     async def _read_resource(
@@ -189,7 +190,9 @@ class PikkuMCPServer(Server[Any]):
     async def _list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=self.registry.current().prompt_list)
+        return types.ListPromptsResult(
+            prompts=[p.prompt for p in self.registry.current().prompts.values()]
+        )
 
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
@@ -206,7 +209,7 @@ class PikkuMCPServer(Server[Any]):
             raise _protocol_error(err) from None
         try:
             messages = _prompt_messages(value)
-        except (TypeError, ValueError, ValidationError):
+        except (TypeError, ValueError):  # pydantic's ValidationError is a ValueError
             logger.exception(
                 "prompt %r returned something that is not a list of messages", prompt.name
             )
