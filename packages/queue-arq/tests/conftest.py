@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -8,13 +10,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 import redis
 from arq.connections import RedisSettings
+from arq.worker import Worker, create_worker
+from pikku_queue_arq import worker_settings
 
 HERE = Path(__file__).parent
 SHARED_REDIS = ("127.0.0.1", 6379)
@@ -178,3 +182,29 @@ def make_workers(redis_url: str, queue_name: str, **extra: Any) -> Workers:
         **{k: str(v) for k, v in extra.items()},
     }
     return Workers(env)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(app: Any, queue_name: str, **overrides: Any) -> AsyncIterator[Worker]:
+    """An arq worker for ``app`` running in this event loop."""
+    settings = {"poll_delay": 0.005, "handle_signals": False, **overrides}
+    worker = create_worker(worker_settings(app, queue_name=queue_name, **settings))
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
+
+
+async def drain(app: Any, queue_name: str) -> Worker:
+    """Run a burst worker until the queue is empty."""
+    settings = {"poll_delay": 0.005, "handle_signals": False, "burst": True}
+    worker = create_worker(worker_settings(app, queue_name=queue_name, **settings))
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+    return worker

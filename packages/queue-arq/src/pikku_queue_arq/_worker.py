@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import quote
 
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
@@ -117,20 +118,32 @@ def cron_options(schedule: CronSchedule) -> tuple[dict[str, set[int] | None], bo
     return options, False
 
 
+def cron_job_name(queue_name: str, name: str) -> str:
+    """The arq cron job of scheduled task ``name`` (namespaced: arq's job keys are global)."""
+    return f"{queue_name}:cron:{quote(name, safe='')}"
+
+
+def _tick_time(ctx: dict[str, Any]) -> datetime:
+    # arq's unique cron job id is "<name>:<tick in unix ms>"; the score is only the
+    # tick when the job was enqueued ahead of it.
+    _, _, stamp = str(ctx.get("job_id", "")).rpartition(":")
+    millis = int(stamp) if stamp.isdigit() else int(ctx["score"])
+    return datetime.fromtimestamp(millis / 1000).astimezone()
+
+
 def _cron_job(app: Pikku, wiring: SchedulerWiring, scheduler: ArqScheduler) -> CronJob:
     schedule = CronSchedule(wiring.schedule)
     options, check = cron_options(schedule)
 
     async def tick(ctx: dict[str, Any]) -> None:
-        at = datetime.fromtimestamp(int(ctx["score"]) / 1000).astimezone()
-        at = at.replace(second=0, microsecond=0)
+        at = _tick_time(ctx).replace(second=0, microsecond=0)
         if check and not schedule.matches(at):
             return
         await scheduler.run(wiring, at)
 
     return cron(
         tick,
-        name=f"pikku-cron:{wiring.name}",
+        name=cron_job_name(scheduler.queue_name, wiring.name),
         microsecond=0,
         unique=True,
         max_tries=1,
@@ -144,12 +157,17 @@ class ArqScheduler:
     Every worker enqueues each tick under the same job id, so a tick runs once however
     many workers run. `trigger` runs a task now, in this process.
 
+    Args:
+        app: The app whose scheduler wirings become cron jobs.
+        queue_name: The arq queue the ticks go through.
+
     Attributes:
         last_runs: The latest finished run of each task this worker ran, by name.
     """
 
-    def __init__(self, app: Pikku) -> None:
+    def __init__(self, app: Pikku, *, queue_name: str = DEFAULT_QUEUE_NAME) -> None:
         self.app = app
+        self.queue_name = queue_name
         self.last_runs: dict[str, ScheduledRun] = {}
         self.cron_jobs: list[CronJob] = [_cron_job(app, w, self) for w in app.scheduler_wirings]
 
@@ -194,7 +212,7 @@ def worker_settings(
             redis_settings = service.redis_settings
         else:
             redis_settings = RedisSettings()
-    scheduler = ArqScheduler(app)
+    scheduler = ArqScheduler(app, queue_name=queue_name)
     functions = [_queue_function(app, w, queue_name) for w in app.queue_wirings.values()]
     if not functions and not scheduler.cron_jobs:
         raise ValueError("the app has no wired queues or scheduled tasks to run")
