@@ -21,8 +21,6 @@ if sys.path and sys.path[0] == __file__.rpartition("/")[0]:
 
 import argparse
 import asyncio
-import os
-import subprocess
 import time
 import uuid
 from typing import Any
@@ -153,16 +151,18 @@ def rss_kib(pid: int) -> int:
 
 
 async def run_memory(warmup: int, jobs: int) -> tuple[int, int]:
-    from redis.asyncio import Redis
-
     from pikku_queue_arq._service import arq_job_id
+    from redis.asyncio import Redis
 
     queue_name = f"bench-mem:{uuid.uuid4().hex[:8]}"
     app = build_pikku_app(queue_name)
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--memory-worker", queue_name],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--memory-worker",
+        queue_name,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     redis = Redis.from_url(REDIS_URL)
     try:
@@ -176,7 +176,7 @@ async def run_memory(warmup: int, jobs: int) -> tuple[int, int]:
                 keys = ["arq:result:" + arq_job_id(queue_name, "double", i) for i in ids]
                 deadline = time.monotonic() + 300
                 while await redis.exists(*keys) < count:
-                    if time.monotonic() > deadline or proc.poll() is not None:
+                    if time.monotonic() > deadline or proc.returncode is not None:
                         raise RuntimeError("the memory worker stalled")
                     await asyncio.sleep(0.05)
 
@@ -188,7 +188,7 @@ async def run_memory(warmup: int, jobs: int) -> tuple[int, int]:
             after = rss_kib(proc.pid)
     finally:
         proc.terminate()
-        proc.wait(15)
+        await asyncio.wait_for(proc.wait(), 15)
         await redis.aclose()
         await cleanup(queue_name)
     return before, after
