@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_test_app import SECRET, create_app
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
-from pikku_core import Pikku, pikku_sessionless_func
+from pikku_core import Pikku, Response, pikku_sessionless_func
 
 pytestmark = pytest.mark.anyio
 
@@ -381,3 +382,53 @@ async def test_secret_is_only_needed_for_tokens() -> None:
     server = pikku_mcp.create_server(app)
     async with app, Client(server) as client:
         assert (await client.list_tools()).tools == []
+
+
+# -- raw and unsendable outputs ------------------------------------------------------------
+
+
+@pikku_sessionless_func
+async def page(services: Any, data: None, wire: Any) -> Response:
+    """An HTML page."""
+    return Response(b"<p>hi</p>", content_type="text/html; charset=utf-8")
+
+
+@pikku_sessionless_func
+async def pixel(services: Any, data: None, wire: Any) -> Response:
+    """A tiny image, streamed in two chunks."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"\x89PNG"
+        yield b"\r\n"
+
+    return Response(chunks(), content_type="image/png")
+
+
+@pikku_sessionless_func
+async def unsendable(services: Any, data: None, wire: Any) -> Any:
+    """Returns something JSON cannot carry."""
+    return object()
+
+
+async def test_raw_response_outputs(mode: str) -> None:
+    app = Pikku()
+    app.wire_mcp_tool("page", page)
+    app.wire_mcp_tool("pixel", pixel)
+    app.wire_mcp_tool("unsendable", unsendable)
+    app.wire_mcp_resource("pages://home", page)
+    async with app, Client(pikku_mcp.create_server(app), mode=mode) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert tools["page"].output_schema is None
+        result = await client.call_tool("page", {})
+        assert result.content == [types.TextContent(type="text", text="<p>hi</p>")]
+        [image] = (await client.call_tool("pixel", {})).content
+        assert isinstance(image, types.ImageContent)
+        assert image.mime_type == "image/png"
+        assert base64.b64decode(image.data) == b"\x89PNG\r\n"
+        [content] = (await client.read_resource("pages://home")).contents
+        assert isinstance(content, types.TextResourceContents)
+        assert content.text == "<p>hi</p>"
+        result = await client.call_tool("unsendable", {})
+        assert result.is_error
+        assert text_of(result) == "InternalServerError: Internal server error"
+        assert (await client.call_tool("page", {})).content  # still serving

@@ -14,6 +14,7 @@ from pikku_core import (
     MCPToolWiring,
     Pikku,
     Pipeline,
+    Response,
     encode_json,
     to_builtins,
 )
@@ -39,8 +40,10 @@ class Tool:
         self.name = wiring.name
         self.pipeline: Pipeline = wiring.pipeline
         self.is_stream = meta.is_stream
+        # A `Response` is raw bytes, sent as a content block: no structured output.
+        output = None if meta.output_type is Response else meta.output_schema
         self.schemas: ToolSchemas = tool_schemas(
-            meta.input_schema, meta.output_schema, is_stream=meta.is_stream
+            meta.input_schema, output, is_stream=meta.is_stream
         )
         annotations = (
             types.ToolAnnotations.model_validate(dict(wiring.annotations))

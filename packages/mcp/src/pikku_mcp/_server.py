@@ -42,6 +42,14 @@ def _error_data(err: PikkuError, **extra: Any) -> dict[str, Any]:
     return {**to_builtins(err.to_dict()), **extra}
 
 
+def _error_result(err: PikkuError) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=_error_text(err))],
+        structured_content=_error_data(err),
+        is_error=True,
+    )
+
+
 def _protocol_error(err: PikkuError, **extra: Any) -> MCPError:
     """A JSON-RPC error for a resource or prompt call (they have no error results)."""
     code = types.INVALID_PARAMS if err.status_code < 500 else types.INTERNAL_ERROR
@@ -133,13 +141,16 @@ class PikkuMCPServer(Server[Any]):
                 value = await self._stream(ctx, tool, wire, data)
             else:
                 value = await tool.pipeline.run(wire, data)
+            if isinstance(value, Response):
+                block = _content_block(
+                    await _body(value), value.content_type, f"pikku://{tool.name}"
+                )
+                return types.CallToolResult(content=[block])
+            return tool.result(value)
         except PikkuError as err:
-            return types.CallToolResult(
-                content=[types.TextContent(type="text", text=_error_text(err))],
-                structured_content=_error_data(err),
-                is_error=True,
-            )
-        return tool.result(value)
+            return _error_result(err)
+        except Exception as exc:  # an output that cannot be sent: a masked 500, logged
+            return _error_result(self.app.map_exception(exc, tool.pipeline.meta))
 
     async def _stream(self, ctx: Ctx, tool: Tool, wire: Wire[Any], data: Any) -> list[Any]:
         items: list[Any] = []
@@ -181,9 +192,12 @@ class PikkuMCPServer(Server[Any]):
         wire = self._wire(ctx, "resource", resource.name)
         try:
             value = await resource.pipeline.run(wire, resource.input_from(variables), strict=False)
+            return types.ReadResourceResult(contents=await _resource_contents(resource, uri, value))
         except PikkuError as err:
             raise _protocol_error(err, uri=uri) from None
-        return types.ReadResourceResult(contents=_resource_contents(resource, uri, value))
+        except Exception as exc:  # an output that cannot be sent: a masked 500, logged
+            err = self.app.map_exception(exc, resource.pipeline.meta)
+            raise _protocol_error(err, uri=uri) from None
 
     # -- prompts -------------------------------------------------------------------------
 
@@ -220,30 +234,53 @@ class PikkuMCPServer(Server[Any]):
         return types.GetPromptResult(description=prompt.description, messages=messages)
 
 
-def _resource_contents(
+def _media_type(mime: str) -> str:
+    return mime.split(";")[0].strip().lower()
+
+
+def _is_text(media_type: str) -> bool:
+    return media_type.startswith("text/") or media_type.endswith(("/json", "+json"))
+
+
+async def _body(response: Response) -> bytes:
+    body = response.body
+    if isinstance(body, bytes):
+        return body
+    return b"".join([chunk async for chunk in body])
+
+
+def _content_block(data: bytes, mime: str, uri: str) -> types.ContentBlock:
+    """A tool content block for raw bytes of a media type."""
+    base = _media_type(mime)
+    if _is_text(base):
+        return types.TextContent(type="text", text=data.decode("utf-8", "replace"))
+    encoded = base64.b64encode(data).decode("ascii")
+    if base.startswith("image/"):
+        return types.ImageContent(type="image", data=encoded, mime_type=base)
+    if base.startswith("audio/"):
+        return types.AudioContent(type="audio", data=encoded, mime_type=base)
+    blob = types.BlobResourceContents(uri=uri, blob=encoded, mime_type=base)
+    return types.EmbeddedResource(type="resource", resource=blob)
+
+
+async def _resource_contents(
     resource: Resource, uri: str, value: Any
 ) -> list[types.TextResourceContents | types.BlobResourceContents]:
-    if isinstance(value, Response) and isinstance(value.body, bytes):
-        mime = value.content_type
-        value = value.body
-    else:
-        mime = resource.mime_type
+    mime = resource.mime_type
+    if isinstance(value, Response):
+        mime, value = value.content_type, await _body(value)
+        if _is_text(_media_type(mime)):
+            value = value.decode("utf-8", "replace")
     if isinstance(value, bytes):
         blob = base64.b64encode(value).decode("ascii")
-        return [
-            types.BlobResourceContents(
-                uri=uri, blob=blob, mime_type=mime or "application/octet-stream"
-            )
-        ]
+        mime = mime or "application/octet-stream"
+        return [types.BlobResourceContents(uri=uri, blob=blob, mime_type=mime)]
     if isinstance(value, str):
         return [types.TextResourceContents(uri=uri, text=value, mime_type=mime or "text/plain")]
     if value is None:
         return []
-    return [
-        types.TextResourceContents(
-            uri=uri, text=content_of(value), mime_type=mime or "application/json"
-        )
-    ]
+    text = content_of(value)
+    return [types.TextResourceContents(uri=uri, text=text, mime_type=mime or "application/json")]
 
 
 def _message(item: Any) -> types.PromptMessage:
