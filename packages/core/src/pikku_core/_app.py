@@ -465,6 +465,9 @@ class Pikku:
         """
         if any(w.name == name for w in self.scheduler_wirings):
             raise ValueError(f"scheduled task {name!r} is already wired")
+        from ._scheduler import check_schedule
+
+        check_schedule(schedule)
         pipeline = self._pipeline(
             func, auth=False if session is None else None, middleware=middleware
         )

@@ -32,6 +32,7 @@ __all__ = [
     "CronSchedule",
     "InProcessScheduler",
     "ScheduledRun",
+    "check_schedule",
     "run_scheduled",
 ]
 
@@ -106,6 +107,22 @@ class CronSchedule:
 
     def __repr__(self) -> str:
         return f"CronSchedule({self.schedule!r})"
+
+
+def check_schedule(schedule: str) -> None:
+    """Refuse an invalid schedule when it is wired (when croniter is installed).
+
+    Without croniter the check waits for the scheduler, which raises the `ImportError`
+    naming the ``cron`` extra: an app that is only inspected (``pikku info``) need not
+    install it.
+
+    Raises:
+        ValueError: The schedule is not a valid 5-field cron string or alias.
+    """
+    try:
+        CronSchedule(schedule)
+    except ImportError:
+        return
 
 
 @dataclass(slots=True, frozen=True)
