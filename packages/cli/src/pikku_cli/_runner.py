@@ -10,8 +10,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn, TextIO, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import anyio
 from pikku_core import CLIWire, CLIWiring, Pikku, PikkuError, Response, UnauthorizedError, Wire
@@ -46,6 +45,10 @@ class ParserExit(Exception):
 
 class Parser(argparse.ArgumentParser):
     """An `ArgumentParser` that raises instead of calling `sys.exit`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _LazySubParsers)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(self, message)
@@ -86,10 +89,52 @@ class _ConfigError(Exception):
     """The app or the environment is set up wrongly (exit code 1, no traceback)."""
 
 
-@dataclass(slots=True)
 class _Command:
-    wiring: CLIWiring
-    spec: InputSpec
+    """One wired command; its options are added to its parser on first use."""
+
+    __slots__ = ("_spec", "parser", "wiring")
+
+    def __init__(self, wiring: CLIWiring, parser: argparse.ArgumentParser) -> None:
+        self.wiring = wiring
+        self.parser = parser
+        self._spec: InputSpec | None = None
+
+    @property
+    def spec(self) -> InputSpec:
+        """The command's arguments (added to its parser now if not yet)."""
+        if self._spec is None:
+            wiring = self.wiring
+            self._spec = add_input_arguments(
+                self.parser, wiring.func.input_type, wiring.positionals
+            )
+        return self._spec
+
+
+if TYPE_CHECKING:
+    _SubParsersBase = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at runtime
+    _SubParsersBase = argparse._SubParsersAction
+
+
+class _LazySubParsers(_SubParsersBase):
+    """Adds a command's options only when argv selects it.
+
+    Deriving options inspects the input type; an app with many commands pays for the
+    one being run, not for all of them.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        chosen = self._name_parser_map.get(values[0]) if values else None
+        command = getattr(chosen, "pikku_command", None)
+        if isinstance(command, _Command):
+            _ = command.spec
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _summary(wiring: CLIWiring) -> str | None:
@@ -156,9 +201,10 @@ def build_parser(app: Pikku, prog: str | None = None) -> tuple[Parser, list[_Com
             default=argparse.SUPPRESS,
             help="print errors as the JSON error shape",
         )
-        spec = add_input_arguments(leaf, meta.input_type, wiring.positionals)
         leaf.set_defaults(**{_COMMAND: len(commands)})
-        commands.append(_Command(wiring, spec))
+        command = _Command(wiring, leaf)
+        leaf.pikku_command = command  # pyright: ignore[reportAttributeAccessIssue]
+        commands.append(command)
     return root, commands
 
 
