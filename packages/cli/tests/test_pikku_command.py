@@ -312,3 +312,64 @@ def test_terminal_gets_pretty_json_and_colours() -> None:
     assert out == "\x1b[31;1mError\x1b[0m (NotFoundError): book missing not found\n"
     out = _on_tty("run", APP, "books", "get", "missing", NO_COLOR="1")
     assert out == "Error (NotFoundError): book missing not found\n"
+
+
+RELOADED_APP = """\
+from pikku_core import Pikku, pikku_sessionless_func
+
+@pikku_sessionless_func
+async def hello(services, data: None, wire) -> str:
+    return "{greeting}"
+
+app = Pikku(name="reloaded")
+app.wire_http("get", "/hello", hello)
+"""
+
+
+def _get_until(
+    client: httpx.Client, url: str, expected: str, proc: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if client.get(url).json() == expected:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, "server exited"
+        assert time.monotonic() < deadline, f"never served {expected!r}"
+        time.sleep(0.2)
+
+
+def test_serve_reload_picks_up_edits(tmp_path: Path) -> None:
+    module = tmp_path / "reloaded.py"
+    module.write_text(RELOADED_APP.format(greeting="hi"))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pikku_cli",
+            "serve",
+            "reloaded:app",
+            "--port",
+            str(port),
+            "--reload",
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/hello"
+    try:
+        with httpx.Client(timeout=5) as client:
+            _get_until(client, url, "hi", proc)
+            module.write_text(RELOADED_APP.format(greeting="hello again"))
+            _get_until(client, url, "hello again", proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert f"reloading on changes under {tmp_path}" in err.decode()
+    assert not (tmp_path / "__pycache__").exists()
