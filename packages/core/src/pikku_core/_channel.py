@@ -21,9 +21,10 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import anyio
 import msgspec
@@ -58,7 +59,7 @@ CLOSE_POLICY = 1008
 """Close code when ``on_connect`` refuses the connection."""
 
 _log = logging.getLogger("pikku.channel")
-_json_decode = msgspec.json.Decoder[Any]().decode
+_message_decode = msgspec.json.Decoder(dict[str, Any]).decode
 _json_encode = msgspec.json.Encoder().encode
 
 
@@ -75,9 +76,14 @@ class ChannelTransport(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelRequest:
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+_REQUEST_KEYS = ("path", "headers", "cookies", "query")
+
+
+class ChannelRequest(Mapping[str, Any]):
     """The opening (upgrade) request, readable by ``on_connect`` through ``wire.http``.
+
+    It is also a read-only mapping with those four keys: ``wire.channel.opening``.
 
     Attributes:
         path: Request path without the query string.
@@ -86,19 +92,33 @@ class ChannelRequest:
         query: Query parameters (each name to all its values).
     """
 
-    path: str
-    headers: Mapping[str, str] = field(default_factory=dict[str, str])
-    cookies: Mapping[str, str] = field(default_factory=dict[str, str])
-    query: Mapping[str, list[str]] = field(default_factory=dict[str, list[str]])
+    __slots__ = _REQUEST_KEYS
 
-    def as_mapping(self) -> dict[str, Any]:
-        """The request as a plain mapping (``wire.channel.opening``)."""
-        return {
-            "path": self.path,
-            "headers": self.headers,
-            "cookies": self.cookies,
-            "query": self.query,
-        }
+    def __init__(
+        self,
+        path: str,
+        headers: Mapping[str, str] = _NOTHING,
+        cookies: Mapping[str, str] = _NOTHING,
+        query: Mapping[str, list[str]] = _NOTHING,
+    ) -> None:
+        self.path = path
+        self.headers = headers
+        self.cookies = cookies
+        self.query = query
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _REQUEST_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_REQUEST_KEYS)
+
+    def __len__(self) -> int:
+        return len(_REQUEST_KEYS)
+
+    def __repr__(self) -> str:
+        return f"ChannelRequest(path={self.path!r})"
 
 
 def _input_mode(meta: FunctionMeta[Any]) -> str:
@@ -126,6 +146,44 @@ class _Route:
     pipeline: Pipeline
     mode: str
     stream: bool
+    head: bytes  # b'{"action":"<name>"': the start of every reply, encoded once
+
+
+_RESERVED = frozenset(("action", "id", "error"))
+_splice_ok: dict[type, bool] = {}
+
+
+def _spliceable(tp: type) -> bool:
+    """Whether a Struct type encodes as an object without ``action``/``id``/``error`` keys."""
+    ok = _splice_ok.get(tp)
+    if ok is None:
+        info = msgspec.inspect.type_info(tp)
+        ok = (
+            isinstance(info, msgspec.inspect.StructType)
+            and not info.array_like
+            and not ({f.encode_name for f in info.fields} & _RESERVED)
+            and info.tag_field not in _RESERVED
+        )
+        _splice_ok[tp] = ok
+    return ok
+
+
+def _fast_reply(route: _Route, msg_id: Any, has_id: bool, result: Any) -> str | None:
+    """The reply's JSON without building a dict (no channel middleware), or None.
+
+    Covers the common outputs: None, and Structs whose fields cannot clash with the reply
+    keys. Anything else goes through `_shape` (same bytes, slower).
+    """
+    if result is None:
+        body = b"}"
+    elif isinstance(result, msgspec.Struct) and _spliceable(type(result)):
+        encoded = _json_encode(result)
+        body = b"," + encoded[1:] if len(encoded) > 2 else b"}"
+    else:
+        return None
+    if has_id:
+        return (route.head + b',"id":' + _json_encode(msg_id) + body).decode()
+    return (route.head + body).decode()
 
 
 class _Compiled:
@@ -136,7 +194,12 @@ class _Compiled:
     def __init__(self, app: Pikku, wiring: ChannelWiring) -> None:
         self.wiring = wiring
         self.routes = {
-            name: _Route(a.pipeline, _input_mode(a.func), a.func.is_stream)
+            name: _Route(
+                a.pipeline,
+                _input_mode(a.func),
+                a.func.is_stream,
+                b'{"action":' + _json_encode(name),
+            )
             for name, a in wiring.actions.items()
         }
         cms = [*_tag_channel_middleware(app, wiring.tags), *wiring.channel_middleware]
@@ -210,14 +273,15 @@ class ChannelConnection:
         self._transport = transport
         self._tg = tg
         self._limit = runtime.send_queue_size
-        self._outbox: deque[str] = deque()
+        # Created on first use: most connections are idle most of the time.
+        self._outbox: deque[str] | None = None
         self._draining = False
         self.channel = ChannelWire(
             channel_id=self.id,
             channel_name=self.wiring.name,
             send=self.send,
             close=self.close,
-            opening=request.as_mapping(),
+            opening=request,
         )
 
     def _set_session(self, session: Any) -> None:
@@ -241,36 +305,58 @@ class ChannelConnection:
         for text in await self._encode(event):
             if self.closed:
                 return
-            if len(self._outbox) >= self._limit:
+            outbox = self._queue()
+            if len(outbox) >= self._limit:
                 self._overflow()
                 return
-            self._outbox.append(text)
+            outbox.append(text)
             if not self._draining:
                 self._draining = True
                 self._tg.start_soon(self._drain)
 
     async def reply(self, event: Any) -> None:
         """Send a reply to this connection's own message, in order after queued sends."""
+        if self._compiled.chain is None:
+            await self._reply_text(_json_encode(event).decode())
+            return
         for text in await self._encode(event):
-            if self.closed:
+            await self._reply_text(text)
+
+    async def _reply_text(self, text: str) -> None:
+        if self.closed:
+            return
+        if self._draining:
+            # A drain is under way: queue behind it (bounded like any other send).
+            outbox = self._queue()
+            if len(outbox) >= self._limit:
+                self._overflow()
                 return
-            if self._draining:
-                # A drain is under way: queue behind it (bounded like any other send).
-                if len(self._outbox) >= self._limit:
-                    self._overflow()
-                    return
-                self._outbox.append(text)
-                continue
-            self._outbox.append(text)
+            outbox.append(text)
+        else:
+            # Nothing waiting: send from this task (no hand-off), then flush whatever
+            # other tasks queued meanwhile.
             self._draining = True
-            await self._drain()
+            try:
+                await self._transport.send(text)
+            except Exception:
+                self.closed = True
+            if self._outbox:
+                await self._drain()
+            else:
+                self._draining = False
+
+    def _queue(self) -> deque[str]:
+        outbox = self._outbox
+        if outbox is None:
+            outbox = self._outbox = deque()
+        return outbox
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close this connection (``wire.channel.close``); pending messages are dropped."""
         if self.closed:
             return
         self.closed = True
-        self._outbox.clear()
+        self._outbox = None
         await self._close_transport(code, reason)
 
     async def _encode(self, event: Any) -> list[str]:
@@ -285,28 +371,29 @@ class ChannelConnection:
         return [_json_encode(e).decode() for e in events]
 
     async def _drain(self) -> None:
-        outbox = self._outbox
+        # Runs in the task that queued into an empty outbox (a reply) or in a task of its
+        # own (other sends), until the outbox is empty; then the outbox is released.
         try:
-            while outbox and not self.closed:
+            while (outbox := self._outbox) and not self.closed:
                 text = outbox.popleft()
                 try:
                     await self._transport.send(text)
                 except Exception:
                     # The peer is gone; the adapter's receive loop ends and disconnects.
                     self.closed = True
-                    outbox.clear()
         finally:
             self._draining = False
+            self._outbox = None
 
     def _overflow(self) -> None:
         _log.warning(
             "channel %s connection %s cannot keep up (%d queued): closing with 1013",
             self.wiring.name,
             self.id,
-            len(self._outbox),
+            self._limit,
         )
         self.closed = True
-        self._outbox.clear()
+        self._outbox = None
         self._tg.start_soon(self._drop_slow_consumer)
 
     async def _drop_slow_consumer(self) -> None:
@@ -318,6 +405,60 @@ class ChannelConnection:
     async def _close_transport(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await self._transport.close(code, reason)
+
+
+class _Connecting:
+    """The context manager `ChannelRuntime.connect` returns (small: one per connection)."""
+
+    __slots__ = ("_compiled", "_conn", "_request", "_runtime", "_tg", "_transport")
+
+    def __init__(
+        self,
+        runtime: ChannelRuntime,
+        compiled: _Compiled,
+        transport: ChannelTransport,
+        request: ChannelRequest,
+    ) -> None:
+        self._runtime = runtime
+        self._compiled = compiled
+        self._transport = transport
+        self._request = request
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._conn: ChannelConnection | None = None
+
+    async def __aenter__(self) -> ChannelConnection:
+        runtime = self._runtime
+        await runtime.app.start()
+        tg = runtime._tg
+        if tg is None:
+            # No runtime-wide task group: this connection's background sends get one.
+            tg = self._tg = anyio.create_task_group()
+            await tg.__aenter__()
+        conn = self._conn = ChannelConnection(
+            runtime, self._compiled, self._transport, self._request, tg
+        )
+        try:
+            await runtime._opened(conn)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return conn
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        tg, self._tg = self._tg, None
+        try:
+            if conn is not None:
+                await self._runtime._closed(conn)
+        finally:
+            if tg is not None:
+                tg.cancel_scope.cancel()
+                await tg.__aexit__(exc_type, exc, tb)
 
 
 def _shape(action: str, msg_id: Any, has_id: bool, result: Any) -> dict[str, Any]:
@@ -363,6 +504,26 @@ class ChannelRuntime:
         for wiring in app.channel_wirings:
             self._routes.setdefault(wiring.route, wiring)
         self.connections: dict[str, ChannelConnection] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def __aenter__(self) -> ChannelRuntime:
+        """Run the connections' background sends in one task group for the runtime.
+
+        Optional: without it each connection holds a task group of its own (more memory
+        per connection). Leave the block only after the server's connections are closed.
+        """
+        if self._tg is not None:
+            raise RuntimeError("this ChannelRuntime is already running")
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
 
     def match(self, path: str) -> ChannelWiring | None:
         """The channel wired at ``path`` (query string ignored), or None."""
@@ -378,36 +539,26 @@ class ChannelRuntime:
             compiled = self._compiled[id(wiring)] = _Compiled(self.app, wiring)
         return compiled
 
-    @contextlib.asynccontextmanager
-    async def connect(
+    def connect(
         self,
         wiring: ChannelWiring,
         transport: ChannelTransport,
         request: ChannelRequest,
-    ) -> AsyncGenerator[ChannelConnection, None]:
-        """Open a connection: run ``on_connect``, yield it, clean up when the block ends.
+    ) -> _Connecting:
+        """Open a connection: ``async with runtime.connect(...) as conn:``.
 
-        ``on_connect`` (or, without one, the middleware onion) runs with ``wire.http``
-        built from ``request``, so session middleware can load the session. If it raises,
-        the client gets ``{"error": {...}}`` and the connection is closed with 1008 (the
-        block still runs; `message` ignores frames on a closed connection). On exit the connection's subscriptions are removed and ``on_disconnect`` runs.
+        Entering runs ``on_connect`` (or, without one, the middleware onion) with
+        ``wire.http`` built from ``request``, so session middleware can load the session.
+        If it raises, the client gets ``{"error": {...}}`` and the connection is closed
+        with 1008 (the block still runs; `message` ignores frames on a closed
+        connection). Leaving removes the connection's subscriptions and runs
+        ``on_disconnect``.
         """
-        await self.app.start()
-        compiled = self._compile(wiring)
-        async with anyio.create_task_group() as tg:
-            conn = ChannelConnection(self, compiled, transport, request, tg)
-            self.connections[conn.id] = conn
-            try:
-                await self._opened(conn, compiled)
-                yield conn
-            finally:
-                conn.closed = True
-                del self.connections[conn.id]
-                tg.cancel_scope.cancel()
-                with anyio.move_on_after(10, shield=True):
-                    await self._closed(conn)
+        return _Connecting(self, self._compile(wiring), transport, request)
 
-    async def _opened(self, conn: ChannelConnection, compiled: _Compiled) -> None:
+    async def _opened(self, conn: ChannelConnection) -> None:
+        self.connections[conn.id] = conn
+        compiled = conn._compiled
         req = conn.request
         wire = conn._wire(HTTPWire("GET", req.path, req.headers, req.cookies, req.query))
         try:
@@ -427,13 +578,17 @@ class ChannelRuntime:
                 _log.exception("event hub failed to drop the subscriptions of %s", conn.id)
 
     async def _closed(self, conn: ChannelConnection) -> None:
-        await self._unsubscribe_all(conn)
-        on_disconnect = conn.wiring.on_disconnect
-        if on_disconnect is not None:
-            try:
-                await on_disconnect.run(conn._wire())
-            except PikkuError as err:
-                _log.warning("on_disconnect of channel %s failed: %s", conn.wiring.name, err)
+        conn.closed = True
+        conn._outbox = None
+        self.connections.pop(conn.id, None)
+        with anyio.move_on_after(10, shield=True):
+            await self._unsubscribe_all(conn)
+            on_disconnect = conn.wiring.on_disconnect
+            if on_disconnect is not None:
+                try:
+                    await on_disconnect.run(conn._wire())
+                except PikkuError as err:
+                    _log.warning("on_disconnect of channel %s failed: %s", conn.wiring.name, err)
 
     async def message(self, conn: ChannelConnection, frame: str | bytes) -> None:
         """Handle one incoming frame; always answers with a reply or an error reply.
@@ -444,33 +599,64 @@ class ChannelRuntime:
         if conn.closed:
             return
         if not isinstance(frame, str):
-            await conn.reply(
-                _error(
-                    None,
-                    None,
-                    False,
-                    UnsupportedMediaTypeError("binary frames are not accepted: send JSON text"),
-                )
-            )
+            err = UnsupportedMediaTypeError("binary frames are not accepted: send JSON text")
+            await conn.reply(_error(None, None, False, err))
             return
         try:
-            msg = _json_decode(frame)
+            msg = _message_decode(frame)
+        except msgspec.ValidationError:
+            err = BadRequestError("a message must be a JSON object")
+            await conn.reply(_error(None, None, False, err))
+            return
         except msgspec.DecodeError as exc:
             await conn.reply(_error(None, None, False, BadRequestError(f"invalid JSON: {exc}")))
             return
-        if not isinstance(msg, dict):
-            await conn.reply(
-                _error(None, None, False, BadRequestError("a message must be a JSON object"))
-            )
+        # The hot path (a known action) is kept flat: this runs once per message.
+        compiled = conn._compiled
+        has_id = "id" in msg
+        msg_id = msg.pop("id", None) if has_id else None
+        action = msg.pop(compiled.wiring.routing_key, None)
+        route = compiled.routes.get(action) if isinstance(action, str) else None
+        if route is None:
+            await self._unrouted(conn, msg, action, msg_id, has_id)
             return
-        await self._route(conn, msg)  # pyright: ignore[reportUnknownArgumentType]
+        action = cast(str, action)
+        mode = route.mode
+        data = msg if mode == "object" else (None if mode == "none" else msg.get("value"))
+        wire = Wire(
+            self.app,
+            session=conn.session,
+            on_session_change=conn._set_session,
+            channel=conn.channel,
+        )
+        if route.stream:
+            await self._stream(conn, route, wire, data, action, msg_id, has_id)
+            return
+        try:
+            result = await route.pipeline.run(wire, data)
+            if compiled.chain is None:
+                text = _fast_reply(route, msg_id, has_id, result)
+                if text is not None:
+                    await conn._reply_text(text)
+                    return
+            reply = _shape(action, msg_id, has_id, result)
+        except PikkuError as err:
+            reply = _error(action, msg_id, has_id, err)
+        except Exception as exc:
+            # Only shaping gets here (the pipeline raises PikkuError alone): an output that
+            # msgspec cannot serialise.
+            _log.error(
+                "channel %s: reply to %r not serialisable (%s)", conn.wiring.name, action, exc
+            )
+            reply = _error(action, msg_id, has_id, InternalServerError())
+        await conn.reply(reply)
 
-    async def _route(self, conn: ChannelConnection, msg: dict[str, Any]) -> None:
+    async def _unrouted(
+        self, conn: ChannelConnection, msg: dict[str, Any], action: Any, msg_id: Any, has_id: bool
+    ) -> None:
         wiring = conn.wiring
         key = wiring.routing_key
-        has_id = "id" in msg
-        msg_id = msg.pop("id", None)
-        if key not in msg:
+        if action is None:
             if wiring.on_message is not None:
                 if has_id:
                     msg["id"] = msg_id
@@ -478,54 +664,49 @@ class ChannelRuntime:
                 return
             err = BadRequestError(f"missing {key!r}: every message names an action")
             await conn.reply(_error(None, msg_id, has_id, err))
-            return
-        action = msg.pop(key)
-        if not isinstance(action, str):
+        elif not isinstance(action, str):
             err = BadRequestError(f"{key!r} must be a string, got {type(action).__name__}")
             await conn.reply(_error(None, msg_id, has_id, err))
-            return
-        route = self._compile(wiring).routes.get(action)
-        if route is None:
-            await conn.reply(
-                _error(action, msg_id, has_id, NotFoundError(f"unknown action {action!r}"))
-            )
-            return
-        if route.mode == "none":
-            data = None
-        elif route.mode == "value":
-            data = msg.get("value")
         else:
-            data = msg
-        wire = conn._wire()
+            err = NotFoundError(f"unknown action {action!r}")
+            await conn.reply(_error(action, msg_id, has_id, err))
+
+    async def _stream(
+        self,
+        conn: ChannelConnection,
+        route: _Route,
+        wire: Wire[Any],
+        data: Any,
+        action: str,
+        msg_id: Any,
+        has_id: bool,
+    ) -> None:
+        scope = anyio.CancelScope()
+
+        async def emit(item: Any) -> None:
+            await conn.reply(_shape(action, msg_id, has_id, item))
+            if conn.closed:
+                # The client went away: cancel the generator at its next await.
+                scope.cancel()
+
         try:
-            if route.stream:
-                scope = anyio.CancelScope()
-
-                async def emit(item: Any) -> None:
-                    await conn.reply(_shape(action, msg_id, has_id, item))
-                    if conn.closed:
-                        # The client went away: cancel the generator at its next await.
-                        scope.cancel()
-
-                with scope:
-                    await route.pipeline.run(wire, data, emit=emit)
-                if conn.closed:
-                    return
-                reply: dict[str, Any] = {"action": action, "done": True}
-                if has_id:
-                    reply["id"] = msg_id
-            else:
-                result = await route.pipeline.run(wire, data)
-                reply = _shape(action, msg_id, has_id, result)
+            with scope:
+                await route.pipeline.run(wire, data, emit=emit)
         except PikkuError as err:
-            reply = _error(action, msg_id, has_id, err)
+            await conn.reply(_error(action, msg_id, has_id, err))
+            return
         except Exception as exc:
-            # Only shaping can get here (the pipeline raises PikkuError alone): an output
-            # msgspec cannot serialise.
-            err = InternalServerError()
-            _log.error("channel %s: reply to %r not serialisable (%s)", wiring.name, action, exc)
-            reply = _error(action, msg_id, has_id, err)
-        await conn.reply(reply)
+            _log.error(
+                "channel %s: item of %r not serialisable (%s)", conn.wiring.name, action, exc
+            )
+            await conn.reply(_error(action, msg_id, has_id, InternalServerError()))
+            return
+        if conn.closed:
+            return
+        done: dict[str, Any] = {"action": action, "done": True}
+        if has_id:
+            done["id"] = msg_id
+        await conn.reply(done)
 
     async def _on_message(
         self, conn: ChannelConnection, pipeline: Pipeline, msg: dict[str, Any]

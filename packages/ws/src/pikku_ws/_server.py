@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,35 +21,57 @@ from pikku_core import Pikku
 from pikku_core._channel import ChannelRequest, ChannelRuntime
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 __all__ = ["channel_request", "run", "serve"]
 
 
-def _cookies(header: str | None) -> dict[str, str]:
-    if not header:
-        return {}
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class _HeaderView(Mapping[str, str]):
+    """The request's headers, lower-case names, repeated ones joined (no copy is made)."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Headers) -> None:
+        self._headers = headers
+
+    def __getitem__(self, key: str) -> str:
+        values = self._headers.get_all(key)
+        if not values:
+            raise KeyError(key)
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers)  # websockets keeps the names lower-cased
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+
+def _cookies(headers: Headers) -> Mapping[str, str]:
+    values = headers.get_all("cookie")
+    if not values:
+        return _EMPTY
     jar = SimpleCookie()
     try:
-        jar.load(header)
+        jar.load("; ".join(values))
     except CookieError:
-        return {}
+        return _EMPTY
     return {name: morsel.value for name, morsel in jar.items()}
 
 
 def channel_request(request: Request) -> ChannelRequest:
     """Translate a ``websockets`` opening request into the core `ChannelRequest`."""
-    parts = urlsplit(request.path)
-    headers: dict[str, str] = {}
-    for name, value in request.headers.raw_items():
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    path, _, query = request.path.partition("?")
     return ChannelRequest(
-        path=parts.path,
-        headers=headers,
-        cookies=_cookies(request.headers.get("cookie")),
-        query=parse_qs(parts.query, keep_blank_values=True),
+        path=path,
+        headers=_HeaderView(request.headers),
+        cookies=_cookies(request.headers),
+        query=parse_qs(query, keep_blank_values=True) if query else _EMPTY,
     )
 
 
@@ -104,9 +127,12 @@ async def serve(
     if owns_app:
         await app.start()
     try:
-        async with ws_serve(
-            handler, host, port, process_request=process_request, **websockets_kwargs
-        ) as server:
+        async with (
+            runtime,
+            ws_serve(
+                handler, host, port, process_request=process_request, **websockets_kwargs
+            ) as server,
+        ):
             yield server
     finally:
         if owns_app:
