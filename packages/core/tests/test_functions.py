@@ -219,3 +219,18 @@ async def test_only_registered_functions_can_be_invoked() -> None:
     app = Pikku()
     with pytest.raises(NotFoundError):
         await app.invoke("get_book", {"book_id": "1"})
+
+
+async def test_upload_field_given_a_plain_value_is_a_422() -> None:
+    @pikku_sessionless_func
+    async def upload(services: Any, data: Up, wire: Any) -> str:
+        return "ok"
+
+    app = Pikku()
+    app.add_functions(upload)
+    with pytest.raises(UnprocessableContentError) as info:
+        await app.invoke("upload", {"cover": "not a file"})
+    assert info.value.payload == {"path": "$.cover"}
+    file = UploadFile("a.png", "image/png", data=b"x")
+    assert await app.invoke("upload", {"cover": file}) == "ok"
+    await app.close()

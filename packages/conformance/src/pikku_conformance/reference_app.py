@@ -301,7 +301,11 @@ def _make_trace(services: Any, wire: Any) -> Trace:
 
 
 def reference_functions() -> dict[str, Any]:
-    """Every reference function by key (``versioned@1`` for pinned versions)."""
+    """Every reference function by key (``versioned@1`` for pinned versions).
+
+    The bare name of a versioned function (``versioned``) is a key too, for its latest
+    version, so transports reach it the way a client that does not pin one would.
+    """
     funcs = [
         echo,
         login,
@@ -325,7 +329,15 @@ def reference_functions() -> dict[str, Any]:
         count,
         session_echo,
     ]
-    return {f.meta.key: f for f in funcs}
+    keys: dict[str, Any] = {f.meta.key: f for f in funcs}
+    latest: dict[str, Any] = {}
+    for f in funcs:
+        if f.meta.version is not None:
+            best = latest.get(f.meta.name)
+            if best is None or f.meta.version > best.meta.version:
+                latest[f.meta.name] = f
+    keys.update(latest)
+    return keys
 
 
 def create_reference_app(**pikku_kwargs: Any) -> Pikku:

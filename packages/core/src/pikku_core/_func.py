@@ -61,7 +61,10 @@ def dec_hook(tp: type, obj: Any) -> Any:
     """Accept the framework's value types (an `UploadFile` field takes the object as is)."""
     if tp is UploadFile and isinstance(obj, UploadFile):
         return obj
-    raise NotImplementedError(f"expected {getattr(tp, '__name__', tp)}")
+    # A TypeError becomes a msgspec ValidationError (a 422 with the field's path).
+    if tp is UploadFile:
+        raise TypeError("Expected a file upload")
+    raise TypeError(f"Expected `{getattr(tp, '__name__', tp)}`")
 
 
 def decode_error(exc: msgspec.MsgspecError) -> UnprocessableContentError:
