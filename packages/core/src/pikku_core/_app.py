@@ -98,6 +98,7 @@ class Pikku:
         self.event_hub: Any = None
         self._user_engines: dict[str, Any] = {}
         self._started = False
+        self._closing = False
         self._start_lock: anyio.Lock | None = None
         self._singletons: Any = None
         self._core_services: dict[str, Any] = {}
@@ -661,12 +662,18 @@ class Pikku:
         if not self._started:
             return
         self._started = False
+        # Calls still running while the engines stop (a queued job being cancelled) must
+        # not start the app again from inside an engine's task.
+        self._closing = True
         errors: list[BaseException] = []
-        for engine in (self.scheduler, self.queue_service, self.event_hub):
-            try:
-                await _aclose(engine)
-            except Exception as exc:
-                errors.append(exc)
+        try:
+            for engine in (self.scheduler, self.queue_service, self.event_hub):
+                try:
+                    await _aclose(engine)
+                except Exception as exc:
+                    errors.append(exc)
+        finally:
+            self._closing = False
         if callable(self._services_spec):
             try:
                 await _aclose(self._singletons)

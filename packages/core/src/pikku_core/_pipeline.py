@@ -173,7 +173,7 @@ class Pipeline:
         app = self.app
         if self._generation != app._generation:
             self._compile()
-        if not app._started:
+        if not app._started and not app._closing:
             await app.start()
         factories = app._wire_service_factories
         # Lets `services.queue.add` send the enqueuer's session with the job (only apps
