@@ -91,7 +91,7 @@ app.wire_scheduler("nightly", "0 3 * * *", get_order)
     assert fn["wirings"] == {
         "http": ["GET /orders/{order_id}"],
         "queue": ["orders (max 3 attempts)"],
-        "scheduler": ["nightly (0 3 * * *)"],
+        "scheduler": ["nightly (0 3 * * *)  [no auth]"],
         "cli": ["orders get"],
         "mcp": ["tool get_order"],
     }
@@ -253,7 +253,7 @@ def test_serve_runs_http_and_in_process_workers(tmp_path: Path, workers: bool) -
     if workers:
         assert "  queues    1 wired, in-process workers\n" in text
     else:
-        assert "  workers   off (--no-workers)" in text
+        assert "  queues    1 wired, off (--no-workers)\n" in text
     assert "Traceback" not in text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pikku_core import FunctionMeta, Pikku
+from pikku_core import Pikku, Pipeline
 
 __all__ = ["app_info", "format_info"]
 
@@ -30,33 +30,49 @@ def _permissions(spec: Mapping[str, Any] | None) -> dict[str, list[str]]:
     return out
 
 
+def _extras(pipeline: Pipeline | None) -> str:
+    """What a wiring adds to its function: auth override, permissions, middleware."""
+    if pipeline is None:
+        return ""
+    parts: list[str] = []
+    if pipeline.auth is not None and pipeline.auth != pipeline.meta.auth:
+        parts.append("auth" if pipeline.auth else "no auth")
+    for group, checks in _permissions(pipeline.permissions).items():
+        parts.append(f"permission {group}: {' & '.join(checks)}")
+    if pipeline.middleware:
+        parts.append(f"middleware: {', '.join(_names(pipeline.middleware))}")
+    return f"  [{'; '.join(parts)}]" if parts else ""
+
+
 def _wirings(app: Pikku) -> dict[int, dict[str, list[str]]]:
     """``{id(meta): {transport: [description, ...]}}`` over every wiring list."""
     found: dict[int, dict[str, list[str]]] = {}
 
-    def add(meta: FunctionMeta[Any] | None, transport: str, text: str) -> None:
-        if meta is not None:
-            found.setdefault(id(meta), {}).setdefault(transport, []).append(text)
+    def add(pipeline: Pipeline | None, transport: str, text: str) -> None:
+        if pipeline is not None:
+            entry = found.setdefault(id(pipeline.meta), {}).setdefault(transport, [])
+            entry.append(text + _extras(pipeline))
 
     for w in app.http_wirings:
-        add(w.func, "http", f"{w.method} {w.route}" + (" (sse)" if w.sse else ""))
+        add(w.pipeline, "http", f"{w.method} {w.route}" + (" (sse)" if w.sse else ""))
     for c in app.channel_wirings:
         for event in ("on_connect", "on_disconnect", "on_message"):
-            add(getattr(c, event), "channel", f"{c.name} {c.route} {event}")
+            pipeline: Pipeline | None = getattr(c, event)
+            add(pipeline, "channel", f"{c.name} {c.route} {event}")
         for action, a in c.actions.items():
-            add(a.func, "channel", f"{c.name} {c.route} {c.routing_key}={action}")
+            add(a.pipeline, "channel", f"{c.name} {c.route} {c.routing_key}={action}")
     for q in app.queue_wirings.values():
-        add(q.func, "queue", f"{q.queue} (max {q.max_attempts} attempts)")
+        add(q.pipeline, "queue", f"{q.queue} (max {q.max_attempts} attempts)")
     for s in app.scheduler_wirings:
-        add(s.func, "scheduler", f"{s.name} ({s.schedule})")
+        add(s.pipeline, "scheduler", f"{s.name} ({s.schedule})")
     for cli in app.cli_wirings:
-        add(cli.func, "cli", cli.command)
+        add(cli.pipeline, "cli", cli.command)
     for t in app.mcp_tools:
-        add(t.func, "mcp", f"tool {t.name}")
+        add(t.pipeline, "mcp", f"tool {t.name}")
     for r in app.mcp_resources:
-        add(r.func, "mcp", f"resource {r.uri_template}")
+        add(r.pipeline, "mcp", f"resource {r.uri_template}")
     for p in app.mcp_prompts:
-        add(p.func, "mcp", f"prompt {p.name}")
+        add(p.pipeline, "mcp", f"prompt {p.name}")
     return found
 
 

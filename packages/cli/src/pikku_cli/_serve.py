@@ -50,13 +50,19 @@ def _describe(app: Pikku, host: str, port: int, workers: bool) -> list[str]:
         lines.append("MCP       not served: pip install pikku-mcp")
     if _installed("pikku_client_gen"):
         lines.append(f"OpenAPI   {base}/openapi.json")
-    if workers:
-        if app.queue_wirings:
-            lines.append(f"queues    {len(app.queue_wirings)} wired, in-process workers")
-        if app.scheduler_wirings:
-            lines.append(f"scheduler {len(app.scheduler_wirings)} tasks, in-process")
-    elif app.queue_wirings or app.scheduler_wirings:
-        lines.append("workers   off (--no-workers): queues are not consumed, no scheduled runs")
+    # A queue engine or scheduler the app set up itself (arq) runs its own workers.
+    off = "off (--no-workers)"
+    if app.queue_service is not None:
+        name = type(app.queue_service).__name__
+        lines.append(f"queues    {name}: producer only, run its workers separately")
+    elif app.queue_wirings:
+        state = "in-process workers" if workers else off
+        lines.append(f"queues    {len(app.queue_wirings)} wired, {state}")
+    if app.scheduler is not None:
+        lines.append(f"scheduler {type(app.scheduler).__name__}: runs with its workers")
+    elif app.scheduler_wirings:
+        state = "in-process" if workers else off
+        lines.append(f"scheduler {len(app.scheduler_wirings)} tasks, {state}")
     return lines
 
 
