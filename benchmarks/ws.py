@@ -265,7 +265,9 @@ async def churn(server: Server) -> list[int]:
 
             async def subscribe(i: int, ws: Any, batch: int = batch) -> None:
                 topic = f"topic-{batch}-{i}"
-                await ws.send(_enc.encode({"action": "subscribe", "id": i, "topic": topic}).decode())
+                await ws.send(
+                    _enc.encode({"action": "subscribe", "id": i, "topic": topic}).decode()
+                )
                 await ws.recv()
 
             await asyncio.gather(*(subscribe(i, ws) for i, ws in enumerate(conns)))
