@@ -24,7 +24,8 @@ class DemoConfig:
             and ``demo worker`` runs the workers; without one they run in process.
         secure_cookies: Mark the session cookie ``Secure`` (``PIKKU_DEMO_SECURE_COOKIES=1``
             behind HTTPS; the demo itself serves plain HTTP on localhost).
-        queue_name: The arq queue (Redis key) the demo's jobs go through.
+        queue_name: The arq queue (a Redis key) the demo's jobs go through
+            (``PIKKU_DEMO_QUEUE``, default ``pikku-demo:queue``).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -44,6 +45,7 @@ class DemoConfig:
             port=int(env.get("PIKKU_DEMO_PORT") or 8000),
             redis_url=env.get("REDIS_URL") or None,
             secure_cookies=env.get("PIKKU_DEMO_SECURE_COOKIES") == "1",
+            queue_name=env.get("PIKKU_DEMO_QUEUE") or "pikku-demo:queue",
         )
 
     @property
