@@ -1,12 +1,14 @@
 """Queue benchmark: pikku-queue-arq vs the same work as a raw arq function.
 
-Run: ``uv run python benchmarks/queue.py`` (``--jobs 5000 --rounds 2``).
+Run: ``uv run python benchmarks/queue.py`` (``--jobs 5000 --slices 10``).
 
 Both sides use the same Redis (127.0.0.1:6379, a fresh queue name per run), the same
 msgspec serializers and the same worker settings (``max_jobs``, ``poll_delay``, burst
 mode, in-process worker). For each side, ``--jobs`` trivial jobs are enqueued (timed:
-enqueue throughput), then a burst worker drains them (timed: jobs/s). Sides alternate
-for ``--rounds`` rounds so background load hits them alike; the best round counts.
+enqueue throughput), then a burst worker drains them (timed: jobs/s). The jobs are run
+in ``--slices`` interleaved slices per side (which side goes first alternates) so that
+background load on the machine hits both alike; each side's rate is its jobs over its
+total time.
 
 Then memory: a pikku worker in a subprocess runs 1,000 warm-up jobs and then 10,000
 more; its RSS is read from /proc after each phase.
@@ -67,7 +69,7 @@ async def cleanup(queue_name: str) -> None:
     await redis.aclose()
 
 
-async def run_raw(jobs: int) -> tuple[float, float]:
+async def run_raw(jobs: int) -> tuple[float, float, float]:
     from arq.connections import RedisSettings
     from arq.worker import create_worker
     from pikku_queue_arq._serde import deserialize, serialize
@@ -92,18 +94,18 @@ async def run_raw(jobs: int) -> tuple[float, float]:
                 **WORKER_SETTINGS,
             }
         )
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await worker.async_run()
-        drain = time.perf_counter() - start
+        drain, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert worker.jobs_complete == jobs, worker
         await worker.close()
     finally:
         await pool.aclose()
         await cleanup(queue_name)
-    return jobs / enqueue, jobs / drain
+    return jobs / enqueue, jobs / drain, cpu / jobs
 
 
-async def run_pikku(jobs: int) -> tuple[float, float]:
+async def run_pikku(jobs: int) -> tuple[float, float, float]:
     from arq.worker import create_worker
     from pikku_queue_arq import worker_settings
 
@@ -117,16 +119,16 @@ async def run_pikku(jobs: int) -> tuple[float, float]:
                 await queue.add("double", n)
             enqueue = time.perf_counter() - start
             worker = create_worker(worker_settings(app, queue_name=queue_name, **WORKER_SETTINGS))
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             await worker.async_run()
-            drain = time.perf_counter() - start
+            drain, cpu = time.perf_counter() - start, time.process_time() - cpu
             assert worker.jobs_complete == jobs, worker
             await worker.close()
             last = await queue.get_job("double", "x")
             assert last.status == "not_found"
     finally:
         await cleanup(queue_name)
-    return jobs / enqueue, jobs / drain
+    return jobs / enqueue, jobs / drain, cpu / jobs
 
 
 # --------------------------------------------------------------------------- memory
@@ -195,22 +197,35 @@ async def run_memory(warmup: int, jobs: int) -> tuple[int, int]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    best: dict[str, tuple[float, float]] = {}
-    for r in range(args.rounds):
-        for name, run in (("raw arq", run_raw), ("pikku", run_pikku)):
-            enq, drain = await run(args.jobs)
-            print(f"round {r + 1} {name:8s} enqueue {enq:8.0f} jobs/s   worker {drain:8.0f} jobs/s")
-            prev = best.get(name, (0.0, 0.0))
-            best[name] = (max(prev[0], enq), max(prev[1], drain))
-    raw_enq, raw_drain = best["raw arq"]
-    pk_enq, pk_drain = best["pikku"]
-    print()
+    sides = {"raw arq": run_raw, "pikku": run_pikku}
+    rates: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
+    per_slice = args.jobs // args.slices
+    order = list(sides)
+    for _ in range(args.slices):
+        for name in order:
+            rates[name].append(await sides[name](per_slice))
+        order.reverse()
+
+    def total(name: str, index: int) -> float:
+        # jobs / total time over all slices
+        return per_slice * args.slices / sum(per_slice / r[index] for r in rates[name])
+
+    raw_enq, raw_drain = total("raw arq", 0), total("raw arq", 1)
+    pk_enq, pk_drain = total("pikku", 0), total("pikku", 1)
+    ratios = sorted(p[1] / r[1] for p, r in zip(rates["pikku"], rates["raw arq"], strict=True))
+    raw_cpu = sum(r[2] for r in rates["raw arq"]) / args.slices * 1e6
+    pk_cpu = sum(r[2] for r in rates["pikku"]) / args.slices * 1e6
     print(
-        f"{args.jobs} trivial jobs, max_jobs={WORKER_SETTINGS['max_jobs']}, best of {args.rounds}"
+        f"{per_slice * args.slices} trivial jobs per side in {args.slices} interleaved slices, "
+        f"max_jobs={WORKER_SETTINGS['max_jobs']}, poll_delay={WORKER_SETTINGS['poll_delay']}"
     )
     print(
         f"worker   raw arq {raw_drain:8.0f} jobs/s   pikku {pk_drain:8.0f} jobs/s   "
-        f"ratio {pk_drain / raw_drain:.2f}"
+        f"ratio {pk_drain / raw_drain:.2f} (median slice ratio {ratios[len(ratios) // 2]:.2f})"
+    )
+    print(
+        f"worker CPU per job: raw arq {raw_cpu:6.0f} us   pikku {pk_cpu:6.0f} us   "
+        f"ratio (raw/pikku, as throughput) {raw_cpu / pk_cpu:.2f}"
     )
     print(
         f"enqueue  raw arq {raw_enq:8.0f} jobs/s   pikku {pk_enq:8.0f} jobs/s   "
@@ -221,14 +236,15 @@ async def main(args: argparse.Namespace) -> None:
         growth = (after - before) / 1024
         print(
             f"memory   worker RSS {before / 1024:.1f} MiB after 1,000 warm-up jobs, "
-            f"{after / 1024:.1f} MiB after {args.memory_jobs:,} more: growth {growth:+.2f} MiB"
+            f"{after / 1024:.1f} MiB after {args.memory_jobs:,} more: growth {growth:+.2f} MiB "
+            f"(target < 5 MiB)"
         )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=5_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--slices", type=int, default=10)
     parser.add_argument("--memory-jobs", type=int, default=10_000)
     parser.add_argument("--memory-worker", metavar="QUEUE", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
