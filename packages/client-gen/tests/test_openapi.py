@@ -28,7 +28,7 @@ def _problem_statuses(op: dict[str, Any]) -> set[int]:
     return {
         int(code)
         for code, resp in op["responses"].items()
-        if "application/problem+json" in resp.get("content", {})
+        if code.isdigit() and "application/problem+json" in resp.get("content", {})
     }
 
 
@@ -83,11 +83,14 @@ def test_success_responses(books_doc: dict[str, Any]) -> None:
     assert ok["schema"] == {"$ref": "#/components/schemas/Book"}
     listing = paths["/books"]["get"]["responses"]["200"]["content"]["application/json"]
     assert listing["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/Book"}}
-    assert set(paths["/session"]["delete"]["responses"]) == {"204"}
+    assert set(paths["/session"]["delete"]["responses"]) == {"204", "default"}
     assert "content" not in paths["/session"]["delete"]["responses"]["204"]
     sse = paths["/countdown"]["get"]["responses"]["200"]["content"]
     assert list(sse) == ["text/event-stream"]
     assert sse["text/event-stream"]["x-pikku-event-schema"] == {"type": "integer"}
+    message, error = sse["text/event-stream"]["schema"]["anyOf"]
+    assert message["properties"]["data"]["contentSchema"] == {"type": "integer"}
+    assert error["properties"]["event"] == {"const": "error"}
     raw = paths["/books/{book_id}/export"]["get"]["responses"]["200"]["content"]
     assert list(raw) == ["*/*"]
 
@@ -100,10 +103,15 @@ def test_error_responses_follow_auth_permissions_input_and_declared_errors(
     assert _problem_statuses(paths["/me"]["get"]) == {401}  # session, no input
     assert _problem_statuses(paths["/session"]["delete"]) == set()
     assert _problem_statuses(paths["/books/{book_id}"]["patch"]) == {401, 403, 404, 422}
+    # A typed path parameter that does not parse matches no route.
+    assert _problem_statuses(paths["/books/{book_id}/cover"]["post"]) == {404, 422}
     delete = paths["/books/{book_id}"]["delete"]
     # BookLocked is a user exception registered with status 423 and declared in `errors`.
     assert _problem_statuses(delete) == {401, 404, 422, 423}
     assert "BookLocked" in delete["responses"]["423"]["description"]
+    for item in paths.values():
+        for op in item.values():
+            assert op["responses"]["default"]["content"]["application/problem+json"]
     problem = books_doc["components"]["schemas"]["Problem"]
     assert set(problem["required"]) >= {"status", "name", "message"}
 
@@ -135,7 +143,7 @@ def test_operation_ids_titles_tags_and_descriptions(books_doc: dict[str, Any], r
     assert {t["name"] for t in books_doc["tags"]} == {"books", "session"}
     ids = [op["operationId"] for item in ref_doc["paths"].values() for op in item.values()]
     assert len(ids) == len(set(ids))
-    assert {"versioned_v1", "versioned_v2", "echo", "count"} <= set(ids)
+    assert {"versioned_v1", "versioned_v2", "versioned", "echo", "count"} <= set(ids)
 
 
 def test_same_function_on_two_routes_gets_distinct_operation_ids() -> None:

@@ -18,7 +18,8 @@ from conftest import ThreadServer
 REFERENCE_METHODS = {
     "echo", "login", "logout", "whoami", "perm_or", "perm_and", "fail", "trace",
     "uses_resource", "uses_resource_then_fails", "skips_resource", "resource_stats",
-    "rpc_whoami", "rpc_perm_or", "rpc_versioned", "versioned_v1", "versioned_v2", "nothing",
+    "rpc_whoami", "rpc_perm_or", "rpc_versioned", "versioned_v1", "versioned_v2", "versioned",
+    "nothing",
     "sync_double", "count", "session_echo",
 }
 
@@ -142,6 +143,8 @@ def test_reference_app_every_route_sync(ref_client: ModuleType, ref_server: Thre
         mark("versioned_v1")
         assert client.versioned_v2() == {"version": 2}
         mark("versioned_v2")
+        assert client.versioned() == {"version": 2}  # the bare name is the latest
+        mark("versioned")
         assert client.nothing() is None
         mark("nothing")
         doubled = client.sync_double(value=21)

@@ -36,6 +36,19 @@ PROBLEM_SCHEMA: JSONSchema = {
 }
 
 
+ERROR_SHAPE_SCHEMA: JSONSchema = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "message": {"type": "string"},
+        "payload": {},
+        "error_id": {"type": "string"},
+    },
+    "required": ["name", "message"],
+}
+"""The transport-neutral error shape (an SSE ``event: error`` carries it)."""
+
+
 def problem_component_name(schemas: SchemaSet) -> str:
     """The component name of the problem schema (``Problem`` unless the app uses it)."""
     name = "Problem"
@@ -68,13 +81,39 @@ def _problem_response(names: list[str], status: int, ref: str) -> JSONSchema:
     }
 
 
+def _sse_event_schema(item: JSONSchema) -> JSONSchema:
+    """One server-sent event, as OpenAPI 3.2 describes them (``event``, ``data``...)."""
+
+    def event(name: JSONSchema, data: JSONSchema) -> JSONSchema:
+        return {
+            "type": "object",
+            "properties": {
+                "event": name,
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": data,
+                },
+                "id": {"type": "string"},
+                "retry": {"type": "integer"},
+            },
+            "required": ["data"],
+        }
+
+    return {
+        "anyOf": [
+            event({"const": "message"}, item),
+            event({"const": "error"}, ERROR_SHAPE_SCHEMA),
+        ]
+    }
+
+
 def _success(op: Operation) -> tuple[str, JSONSchema]:
     if op.response == "empty":
         return "204", {"description": "No content"}
     if op.response == "sse":
-        media: JSONSchema = {"schema": {"type": "string"}}
-        if op.output is not None:
-            media["x-pikku-event-schema"] = op.output
+        item = op.output if op.output is not None else {}
+        media: JSONSchema = {"schema": _sse_event_schema(item), "x-pikku-event-schema": item}
         return "200", {
             "description": "Server-sent events: each `data:` line is one JSON item; "
             "an error mid-stream is one `event: error` carrying the error shape",
@@ -104,6 +143,11 @@ def _operation(op: Operation, problem_ref: str) -> JSONSchema:
     responses: JSONSchema = {status: success}
     for code, names in op.errors.items():
         responses[str(code)] = _problem_response(names, code, problem_ref)
+    # Any other error (from nested RPC calls, middleware, a masked 500) has the same shape.
+    responses["default"] = {
+        "description": "Any other error",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": problem_ref}}},
+    }
     out["responses"] = responses
     if op.auth:
         out["security"] = [{"cookieAuth": []}, {"bearerAuth": []}]
@@ -126,7 +170,9 @@ def openapi_document(
     becomes the parameter's schema); GET, HEAD and DELETE send non-path fields as query
     parameters, POST, PUT and PATCH as a JSON (or multipart, with file fields) body.
     Responses: 200 with the output schema, 204 for no output, ``text/event-stream`` for
-    streams, and RFC 9457 problem documents for 422, 401, 403 and declared errors.
+    streams (each event described as OpenAPI 3.2 does: ``event``, ``data``), RFC 9457
+    problem documents for 422, 401, 403 and declared errors, and a ``default`` problem
+    response for any other error (nested RPC calls can raise anything).
 
     Args:
         app: The app.

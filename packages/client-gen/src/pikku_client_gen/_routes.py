@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pikku_core import FunctionMeta, Pikku, PikkuError
 from pikku_core.errors import (
     ForbiddenError,
+    NotFoundError,
     UnauthorizedError,
     UnprocessableContentError,
 )
@@ -184,13 +185,16 @@ def collect_operations(app: Pikku, schemas: SchemaSet) -> list[Operation]:
         errors = _error_statuses(app, meta)
         if in_schema is not None or path_types:
             errors.setdefault(UnprocessableContentError.status, []).insert(0, "UnprocessableContentError")
+        if any(explicit is not None for explicit in path_types.values()):
+            # A typed path parameter that does not parse matches no route: 404.
+            errors.setdefault(NotFoundError.status, []).insert(0, "NotFoundError")
         if auth:
             errors.setdefault(UnauthorizedError.status, []).insert(0, "UnauthorizedError")
         if wiring.permissions or meta.permissions or global_permissions:
             errors.setdefault(ForbiddenError.status, []).insert(0, "ForbiddenError")
         for names in errors.values():
             names[:] = list(dict.fromkeys(names))
-        op_id = _unique(identifier(func_slug(meta)), method, used_ids)
+        op_id = _unique(identifier(func_slug(meta)), method, used_ids, _bare_name(app, meta))
         ops.append(
             Operation(
                 meta=meta,
@@ -228,8 +232,19 @@ def _body_schema(
     return body
 
 
-def _unique(base: str, method: str, used: set[str]) -> str:
-    candidates = [base, f"{base}_{method.lower()}"]
+def _bare_name(app: Pikku, meta: FunctionMeta[Any]) -> str | None:
+    """The bare name, for the latest version of a versioned function (``name`` = latest)."""
+    if meta.version is None:
+        return None
+    try:
+        latest = app.resolve(meta.name)
+    except PikkuError:
+        return None
+    return identifier(meta.name) if latest is meta else None
+
+
+def _unique(base: str, method: str, used: set[str], bare: str | None = None) -> str:
+    candidates = [base, *([bare] if bare else []), f"{base}_{method.lower()}"]
     candidates += [f"{base}_{method.lower()}_{i}" for i in range(2, len(used) + 3)]
     for name in candidates:
         if name not in used:
