@@ -294,3 +294,24 @@ def test_wiring_mistakes_are_reported() -> None:
     clash.wire_cli("math add", add)
     with pytest.raises(ValueError, match="'math' is also a command group"):
         run(clash, ["math"])
+
+
+class Camel(msgspec.Struct, rename="camel"):
+    book_id: str
+    page_count: int | None = None
+    size: int | str = 1
+
+
+def test_flags_use_python_names_and_camel_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    @pikku_sessionless_func
+    async def camel(services: Any, data: Camel, wire: Any) -> Camel:
+        return data
+
+    camel_app = Pikku(name="camel")
+    camel_app.wire_cli("camel", camel)
+    assert run(camel_app, ["camel", "--book-id", "b", "--page-count", "7", "--size", "xl"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"bookId": "b", "pageCount": 7, "size": "xl"}
+    assert run(camel_app, ["camel", "--book-id", "b", "--page-count", "many"]) == 2
+    assert "invalid value for --page-count: Expected `int | null`" in capsys.readouterr().err
+    assert run(camel_app, ["camel", "--help"]) == 0
+    assert "--size INT|TEXT" in capsys.readouterr().out

@@ -105,6 +105,11 @@ def _scalar(t: msgspec.inspect.Type) -> str | None:
         return "{" + ",".join(str(m.value) for m in members) + "}"
     if isinstance(t, _STRINGLY):
         return "TEXT"
+    if isinstance(t, msgspec.inspect.UnionType):
+        # `int | str`: one word, core picks the member (lenient conversion).
+        words = [_scalar(m) for m in t.types if not isinstance(m, msgspec.inspect.NoneType)]
+        if all(words):
+            return "|".join(dict.fromkeys(cast("list[str]", words)))
     return None
 
 
@@ -145,12 +150,15 @@ def _add_field(
     positional: bool,
     description: str | None,
     default: str | None,
+    name: str | None = None,
 ) -> OptionSpec:
+    """Add one argument; ``name`` is the Python field name (``key`` the JSON one)."""
+    name = name or key
     dest = f"in__{key}"
     inner, own_description, _ = _unwrap(t)
     note = ""
     kwargs: dict[str, Any] = {}
-    name = key.upper().replace("-", "_")
+    metavar = name.upper().replace("-", "_")
     scalar = _scalar(inner)
     kind: OptionKind
     if isinstance(inner, msgspec.inspect.BoolType) and not positional:
@@ -158,10 +166,10 @@ def _add_field(
         kwargs["action"] = argparse.BooleanOptionalAction
     elif scalar is not None:
         kind = "value"
-        kwargs["metavar"] = name if positional else scalar
+        kwargs["metavar"] = metavar if positional else scalar
     elif isinstance(inner, _COLLECTIONS) and _scalar(inner.item_type) is not None:
         kind = "list"
-        kwargs["metavar"] = name if positional else _scalar(inner.item_type)
+        kwargs["metavar"] = metavar if positional else _scalar(inner.item_type)
         if positional:
             kwargs["nargs"] = "+" if required else "*"
         else:
@@ -170,17 +178,17 @@ def _add_field(
     else:
         kind = "json"
         kwargs["type"] = _json_value
-        kwargs["metavar"] = name if positional else "JSON"
+        kwargs["metavar"] = metavar if positional else "JSON"
         note = "(a JSON value)"
     help_text = _help(description or own_description, note, default, required and not positional)
     if positional:
         if not required and "nargs" not in kwargs:
             kwargs["nargs"] = "?"
         parser.add_argument(dest, default=argparse.SUPPRESS, help=help_text, **kwargs)
-        return OptionSpec(key, dest, name, kind, positional=True)
+        return OptionSpec(key, dest, metavar, kind, positional=True)
     # Required options are checked by core (a 422 naming the field, mapped to the
     # option), so the rule and its error live in one place.
-    flag = "--" + key.replace("_", "-")
+    flag = "--" + name.replace("_", "-")
     parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=help_text, **kwargs)
     return OptionSpec(key, dest, flag, kind)
 
@@ -237,6 +245,7 @@ def add_input_arguments(
             parser,
             f.encode_name,
             f.type,
+            name=f.name,
             required=f.required,
             positional=f in wanted,
             description=None,
