@@ -42,12 +42,12 @@ class _SocketTransport:
 def _request(socket: WebSocket[Any, Any, Any]) -> ChannelRequest:
     scope = socket.scope
     headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
+    for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    query = scope.get("query_string", b"").decode("latin-1")
-    cookies: Mapping[str, str] = socket.cookies if headers.get("cookie") else {}
+    query = scope["query_string"].decode("latin-1")
+    cookies: Mapping[str, str] = socket.cookies if "cookie" in headers else {}
     return ChannelRequest(
         path=scope["path"],
         headers=headers,
@@ -66,7 +66,7 @@ def _handler(runtime: ChannelRuntime, wiring: ChannelWiring) -> WebsocketRouteHa
                 if event["type"] != "websocket.receive":
                     break
                 text = event.get("text")
-                await runtime.message(conn, text if text is not None else event.get("bytes", b""))
+                await runtime.message(conn, text if text is not None else event.get("bytes") or b"")
         await transport.close()
 
     channel.__name__ = f"pikku_channel_{wiring.name}"
