@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import AsyncGenerator, Callable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, cast
@@ -23,6 +22,7 @@ from pikku_core import (
     error_for_status,
 )
 
+from ._channels import channel_route_handlers
 from ._responses import logger
 from ._routes import HTTPEndpoint, RPCEndpoint, litestar_path, route_handler
 
@@ -184,13 +184,7 @@ class PikkuPlugin(InitPluginProtocol):
     def _channel_handlers(self) -> list[BaseRouteHandler]:
         if not self.app.channel_wirings:
             return []
-        # Channels on Litestar websockets live in ._channels (hosting core's channel
-        # runtime); until that module is part of the package, channel wirings are served
-        # by pikku-ws only.
-        if importlib.util.find_spec(f"{__package__}._channels") is None:
-            return []
-        channels: Any = importlib.import_module(f"{__package__}._channels")
-        return list(channels.channel_route_handlers(self.app))
+        return list(channel_route_handlers(self.app))
 
     @asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncGenerator[None, None]:
