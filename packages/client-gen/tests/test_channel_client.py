@@ -83,9 +83,10 @@ async def test_reference_channel_every_action(ref_channel: ModuleType) -> None:
 async def test_books_channel_typed_actions_and_topics(books_channel: ModuleType) -> None:
     m = books_channel
     async with ws_server(create_books_app()) as base:
-        async with m.BooksChannel.at(base, reconnect=False) as watcher, m.BooksChannel(
-            base + "/ws/books", reconnect=False
-        ) as ch:
+        async with (
+            m.BooksChannel.at(base, reconnect=False) as watcher,
+            m.BooksChannel(base + "/ws/books", reconnect=False) as ch,
+        ):
             received: list[Any] = []
             done = anyio.Event()
 

@@ -25,7 +25,9 @@ generate(create_reference_app(), "all", sys.argv[1] + "/ref", command="pikku gen
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_all_writes_every_target(tmp_path: Path) -> None:
@@ -72,7 +74,7 @@ def test_output_is_deterministic_across_processes_and_hash_seeds(tmp_path: Path)
 
 
 def test_unknown_target_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown target 'swift'.*openapi"):
+    with pytest.raises(ValueError, match=r"unknown target 'swift'.*openapi"):
         generate(create_books_app(), "swift", tmp_path)
 
 

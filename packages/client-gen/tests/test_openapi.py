@@ -32,7 +32,9 @@ def _problem_statuses(op: dict[str, Any]) -> set[int]:
     }
 
 
-def test_documents_are_valid_openapi_3_1(books_doc: dict[str, Any], ref_doc: dict[str, Any]) -> None:
+def test_documents_are_valid_openapi_3_1(
+    books_doc: dict[str, Any], ref_doc: dict[str, Any]
+) -> None:
     for doc in (books_doc, ref_doc):
         assert doc["openapi"] == "3.1.0"
         validate(doc)
@@ -47,7 +49,9 @@ def test_paths_are_plain_templates_with_typed_parameters(books_doc: dict[str, An
     ]
     # A bare {term} takes the input field's own schema.
     search = paths["/search/{term}"]["get"]["parameters"]
-    assert search == [{"name": "term", "in": "path", "required": True, "schema": {"type": "string"}}]
+    assert search == [
+        {"name": "term", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
 
 
 def test_query_for_get_and_delete_body_for_post_and_patch(books_doc: dict[str, Any]) -> None:
@@ -134,7 +138,9 @@ def test_components_are_shared_by_ref(books_doc: dict[str, Any]) -> None:
     assert edition["discriminator"]["propertyName"] == "type"
 
 
-def test_operation_ids_titles_tags_and_descriptions(books_doc: dict[str, Any], ref_doc: dict[str, Any]) -> None:
+def test_operation_ids_titles_tags_and_descriptions(
+    books_doc: dict[str, Any], ref_doc: dict[str, Any]
+) -> None:
     get = books_doc["paths"]["/books/{book_id}"]["get"]
     assert get["operationId"] == "get_book"
     assert get["summary"] == "Get a book"
@@ -171,7 +177,7 @@ def test_unsupported_type_names_the_function() -> None:
 
     app = Pikku()
     app.wire_http("GET", "/weird", weird)
-    with pytest.raises(GenerationError, match="'weird'.*output type"):
+    with pytest.raises(GenerationError, match=r"'weird'.*output type"):
         openapi_document(app)
 
 
@@ -182,7 +188,7 @@ def test_unresolvable_annotation_names_the_function() -> None:
 
     app = Pikku()
     app.wire_http("GET", "/broken", broken)
-    with pytest.raises(GenerationError, match="'broken'.*NoSuchType"):
+    with pytest.raises(GenerationError, match=r"'broken'.*NoSuchType"):
         openapi_document(app)
 
 

@@ -16,20 +16,38 @@ import pytest
 from conftest import ThreadServer
 
 REFERENCE_METHODS = {
-    "echo", "login", "logout", "whoami", "perm_or", "perm_and", "fail", "trace",
-    "uses_resource", "uses_resource_then_fails", "skips_resource", "resource_stats",
-    "rpc_whoami", "rpc_perm_or", "rpc_versioned", "versioned_v1", "versioned_v2", "versioned",
+    "echo",
+    "login",
+    "logout",
+    "whoami",
+    "perm_or",
+    "perm_and",
+    "fail",
+    "trace",
+    "uses_resource",
+    "uses_resource_then_fails",
+    "skips_resource",
+    "resource_stats",
+    "rpc_whoami",
+    "rpc_perm_or",
+    "rpc_versioned",
+    "versioned_v1",
+    "versioned_v2",
+    "versioned",
     "nothing",
-    "sync_double", "count", "session_echo",
+    "sync_double",
+    "count",
+    "session_echo",
 }
 
 
 def _methods(cls: type) -> set[str]:
     return {
-        name for name in vars(cls)
+        name
+        for name in vars(cls)
         if not name.startswith("_")
-        and name not in {"token", "cookies", "clear_session", "close", "aclose", "send",
-                         "stream_lines"}
+        and name
+        not in {"token", "cookies", "clear_session", "close", "aclose", "send", "stream_lines"}
     }
 
 
@@ -219,7 +237,9 @@ def test_books_client_typed_routes(books_client: ModuleType, books_server: Threa
         client.logout()
         assert client.cookies == {}
 
-        info = client.upload_cover(book_id=2, cover=("c.png", b"\x89PNG", "image/png"), caption="hi")
+        info = client.upload_cover(
+            book_id=2, cover=("c.png", b"\x89PNG", "image/png"), caption="hi"
+        )
         assert (info.book_id, info.filename, info.size, info.caption) == (2, "c.png", 4, "hi")
         assert client.upload_cover(book_id=2, cover=b"abc").size == 3
         assert list(client.countdown(start=3)) == [3, 2, 1]
@@ -229,7 +249,9 @@ def test_books_client_typed_routes(books_client: ModuleType, books_server: Threa
             client.rpc.get_book(book_id=404)
 
 
-def test_bearer_session_from_x_session_token(books_client: ModuleType, books_server: ThreadServer) -> None:
+def test_bearer_session_from_x_session_token(
+    books_client: ModuleType, books_server: ThreadServer
+) -> None:
     m = books_client
     with m.Client(books_server.url, session="bearer") as first:
         first.login(user="root", role="admin")
@@ -250,7 +272,9 @@ def test_bearer_session_from_x_session_token(books_client: ModuleType, books_ser
             second.whoami()
 
 
-def test_error_without_problem_body_is_still_typed(books_client: ModuleType, books_server: ThreadServer) -> None:
+def test_error_without_problem_body_is_still_typed(
+    books_client: ModuleType, books_server: ThreadServer
+) -> None:
     m = books_client
     with m.Client(books_server.url + "/nowhere") as client, pytest.raises(m.ApiError) as err:
         client.whoami()

@@ -171,8 +171,13 @@ def test_node_runs_the_client_against_live_servers(
     node = shutil.which("node")
     assert node is not None
     result = subprocess.run(
-        [node, "--experimental-websocket", str(project / "dist" / "test.js"),
-         books_server.url, ws_books.url],
+        [
+            node,
+            "--experimental-websocket",
+            str(project / "dist" / "test.js"),
+            books_server.url,
+            ws_books.url,
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from pikku_core import ChannelAction, Pikku
 
@@ -16,14 +15,25 @@ __all__ = ["python_channel_client"]
 
 _RESERVED = frozenset(
     {
-        "Any", "AsyncIterator", "Awaitable", "Callable", "ChannelCallError", "Literal",
-        "PikkuChannelClient", "Self", "TypeAlias", "TypeVar", "datetime", "decimal", "msgspec",
+        "Any",
+        "AsyncIterator",
+        "Awaitable",
+        "Callable",
+        "ChannelCallError",
+        "Literal",
+        "PikkuChannelClient",
+        "Self",
+        "TypeAlias",
+        "TypeVar",
+        "datetime",
+        "decimal",
+        "msgspec",
         "uuid",
     }
 )
 _ATTRS = frozenset({"aclose", "at", "client", "connect", "route", "self", "subscribe"})
 
-_HELPERS = '''
+_HELPERS = """
 _T = TypeVar("_T")
 
 
@@ -39,7 +49,7 @@ def _any(reply: dict[str, Any]) -> Any:
     if set(reply) == {"action", "result"}:
         return reply["result"]
     return _merged(reply)
-'''
+"""
 
 _CLASS = '''
 class <<cls>>:
@@ -204,7 +214,8 @@ def python_channel_client(app: Pikku, *, header: str = "") -> str:
     helpers = _HELPERS.strip()
     text = "\n\n\n".join(p for p in (all_list, definitions, *classes) if p)
     used_helpers = [
-        block for block in helpers.split("\n\n\n")
+        block
+        for block in helpers.split("\n\n\n")
         if block.startswith("_T") or re.search(rf"\b{block.split('(')[0][4:]}\(", text)
     ]
     text = "\n\n\n".join(p for p in (all_list, definitions, *used_helpers, *classes) if p)
@@ -212,8 +223,11 @@ def python_channel_client(app: Pikku, *, header: str = "") -> str:
     imports += [f"import {m}" for m in sorted(types.modules)]
     collections_names = [n for n in ("AsyncIterator", "Awaitable", "Callable") if n in text]
     imports.append(f"from collections.abc import {', '.join(collections_names)}")
-    typing_names = [n for n in ("Any", "Literal", "Self", "TypeAlias", "TypeVar")
-                    if re.search(rf"\b{n}\b", text)]
+    typing_names = [
+        n
+        for n in ("Any", "Literal", "Self", "TypeAlias", "TypeVar")
+        if re.search(rf"\b{n}\b", text)
+    ]
     imports.append(f"from typing import {', '.join(typing_names)}")
     imports += ["", "import msgspec", "from pikku_ws import ChannelCallError, PikkuChannelClient"]
     title = str(getattr(app, "title", None) or "the pikku app")

@@ -7,7 +7,7 @@ from typing import Any
 
 from pikku_core import FunctionMeta, Pikku
 
-from ._schemas import JSONSchema, func_slug, is_raw_output
+from ._schemas import JSONSchema, as_dict, as_list, func_slug, is_raw_output
 
 __all__ = ["json_schemas", "mcp_manifest", "mcp_tool_input_schema"]
 
@@ -92,10 +92,9 @@ def _object_root(schema: JSONSchema | None, member: str) -> JSONSchema:
         return root
     defs = root.pop("$defs", None)
     wrapped: JSONSchema = {"type": "object", "properties": {member: root}}
-    options: list[Any] = root.get("anyOf") or root.get("oneOf") or []
+    options = as_list(root.get("anyOf") or root.get("oneOf"))
     nullable = root.get("type") == "null" or any(
-        isinstance(o, dict) and o.get("type") == "null"  # pyright: ignore[reportUnknownMemberType]
-        for o in options
+        (as_dict(o) or {}).get("type") == "null" for o in options
     )
     if not nullable:
         wrapped["required"] = [member]

@@ -187,6 +187,7 @@ def _no_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 '''
 
+
 def fill(template: str, **values: str) -> str:
     """Replace ``<<name>>`` markers (the source itself is full of braces)."""
     for key, value in values.items():

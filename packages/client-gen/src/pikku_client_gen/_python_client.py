@@ -20,15 +20,46 @@ __all__ = ["python_client"]
 REF_TEMPLATE = "#/$defs/{name}"
 _RESERVED = frozenset(
     {
-        "Any", "ApiError", "AsyncClient", "AsyncIterator", "AsyncRPC", "Client", "CookieError",
-        "CookieJar", "DefaultCookiePolicy", "FileContent", "Iterator", "Literal", "Mapping",
-        "Problem", "RPC", "Self", "SimpleCookie", "TypeAlias", "cast", "datetime", "decimal",
-        "httpx", "msgspec", "quote", "uuid",
+        "Any",
+        "ApiError",
+        "AsyncClient",
+        "AsyncIterator",
+        "AsyncRPC",
+        "Client",
+        "CookieError",
+        "CookieJar",
+        "DefaultCookiePolicy",
+        "FileContent",
+        "Iterator",
+        "Literal",
+        "Mapping",
+        "Problem",
+        "RPC",
+        "Self",
+        "SimpleCookie",
+        "TypeAlias",
+        "cast",
+        "datetime",
+        "decimal",
+        "httpx",
+        "msgspec",
+        "quote",
+        "uuid",
     }
 )
 _CLIENT_ATTRS = frozenset(
-    {"aclose", "base_url", "clear_session", "close", "cookies", "rpc", "self", "send",
-     "stream_lines", "token"}
+    {
+        "aclose",
+        "base_url",
+        "clear_session",
+        "close",
+        "cookies",
+        "rpc",
+        "self",
+        "send",
+        "stream_lines",
+        "token",
+    }
 )
 
 
@@ -62,12 +93,25 @@ def _rpc_calls(app: Pikku, schemas: SchemaSet) -> list[_Call]:
         props, required = schemas.object_fields(in_schema)
         fields = [Param(n, s, n in required) for n, s in props.items()]
         scalar = in_schema if in_schema is not None and not props else None
-        kind = "raw" if is_raw_output(meta) else ("json" if meta.output_type is not None else "empty")
+        kind = (
+            "raw" if is_raw_output(meta) else ("json" if meta.output_type is not None else "empty")
+        )
         if meta.is_stream:
             kind = "list"
         calls.append(
-            _Call(name, meta, "POST", f"/rpc/{meta.key}", [], [], fields, scalar, False, kind,
-                  schemas.output(meta))
+            _Call(
+                name,
+                meta,
+                "POST",
+                f"/rpc/{meta.key}",
+                [],
+                [],
+                fields,
+                scalar,
+                False,
+                kind,
+                schemas.output(meta),
+            )
         )
     return calls
 
@@ -78,8 +122,19 @@ def _http_calls(ops: list[Operation], schemas: SchemaSet) -> list[_Call]:
     for name, op in zip(names, ops, strict=True):
         scalar = op.body if op.body is not None and not schemas.is_object(op.body) else None
         calls.append(
-            _Call(name, op.meta, op.method, op.path, op.path_params, op.query_params,
-                  op.body_fields, scalar, op.multipart, op.response, op.output)
+            _Call(
+                name,
+                op.meta,
+                op.method,
+                op.path,
+                op.path_params,
+                op.query_params,
+                op.body_fields,
+                scalar,
+                op.multipart,
+                op.response,
+                op.output,
+            )
         )
     return calls
 
@@ -92,7 +147,11 @@ class _Writer:
         ident = py_identifier(param.name)
         if ident == "self" or ident.startswith("_"):
             ident = f"{ident.lstrip('_')}_"
-        tp = "FileContent" if param.schema.get("format") == "binary" else self.types.type_of(param.schema)
+        tp = (
+            "FileContent"
+            if param.schema.get("format") == "binary"
+            else self.types.type_of(param.schema)
+        )
         if param.required:
             return ident, f"{ident}: {tp}"
         return ident, f"{ident}: {tp} | msgspec.UnsetType = msgspec.UNSET"
@@ -120,7 +179,7 @@ class _Writer:
         doc = f'"""{summary} (``{call.method} {call.path}``).'
         if meta.description:
             doc += "\n\n        " + _doc(meta.description).replace("\n", "\n        ")
-        lines.append(f"        {doc}\n        \"\"\"")
+        lines.append(f'        {doc}\n        """')
         path = self._path(call, idents)
 
         def mapping(items: list[Param]) -> str:
@@ -142,7 +201,9 @@ class _Writer:
         target = "self._client" if owner == "rpc" else "self"
         joined = ", ".join(send)
         if call.response == "sse":
-            lines.append(f"        {'async ' if is_async else ''}for line in {target}.stream_lines({joined}):")
+            lines.append(
+                f"        {'async ' if is_async else ''}for line in {target}.stream_lines({joined}):"
+            )
             lines.append("            event = parser.feed(line)")
             lines.append("            if event is not None:")
             lines.append(f"                yield {self._decode('_event_data(event)', out_tp)}")

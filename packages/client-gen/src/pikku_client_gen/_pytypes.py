@@ -6,7 +6,7 @@ import json
 import keyword
 from typing import Any
 
-from ._schemas import JSONSchema, SchemaSet, identifier
+from ._schemas import JSONSchema, SchemaSet, as_dict, as_list, identifier
 
 __all__ = ["PyTypes", "py_identifier"]
 
@@ -65,21 +65,20 @@ class PyTypes:
             self._find_tags(schema)
 
     def _find_tags(self, node: Any) -> None:
-        if isinstance(node, dict):
-            disc: Any = node.get("discriminator")  # pyright: ignore[reportUnknownMemberType]
-            if isinstance(disc, dict) and isinstance(disc.get("mapping"), dict):  # pyright: ignore[reportUnknownMemberType]
-                field = str(disc["propertyName"])  # pyright: ignore[reportUnknownArgumentType]
-                mapping: dict[Any, Any] = disc["mapping"]
+        obj = as_dict(node)
+        if obj is not None:
+            disc = as_dict(obj.get("discriminator"))
+            mapping = as_dict(disc.get("mapping")) if disc is not None else None
+            if disc is not None and mapping is not None:
+                field = str(disc.get("propertyName"))
                 for value, ref in mapping.items():
                     comp = self.schemas.ref_name({"$ref": ref})
                     if comp is not None:
-                        tag_value = self._tag_value(comp, field, value)
-                        self.tags[comp] = (field, tag_value)
-            for value in node.values():  # pyright: ignore[reportUnknownVariableType]
+                        self.tags[comp] = (field, self._tag_value(comp, field, value))
+            for value in obj.values():
                 self._find_tags(value)
-        elif isinstance(node, list):
-            for value in node:  # pyright: ignore[reportUnknownVariableType]
-                self._find_tags(value)
+        for value in as_list(node):
+            self._find_tags(value)
 
     def _tag_value(self, comp: str, field: str, value: Any) -> Any:
         prop = self.schemas.components.get(comp, {}).get("properties", {}).get(field, {})
@@ -190,7 +189,7 @@ class PyTypes:
         simple = simple or (tp in self.names.values() and isinstance(value, str | int))
         if value is None and "None" in tp.split(" | "):
             return tp, "None"
-        if simple and isinstance(value, str | int | float | bool) and value is not None:
+        if simple and isinstance(value, str | int | float | bool):
             if tp == "float" and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             return tp, json.dumps(value) if not isinstance(value, bool) else repr(value)

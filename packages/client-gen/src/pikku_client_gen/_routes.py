@@ -16,7 +16,15 @@ from pikku_core.errors import (
     UnprocessableContentError,
 )
 
-from ._schemas import JSONSchema, SchemaSet, func_slug, identifier, is_raw_output
+from ._schemas import (
+    JSONSchema,
+    SchemaSet,
+    as_dict,
+    as_list,
+    func_slug,
+    identifier,
+    is_raw_output,
+)
 
 __all__ = ["Operation", "Param", "collect_operations", "method_names", "openapi_path"]
 
@@ -110,7 +118,8 @@ def openapi_path(route: str) -> tuple[str, dict[str, JSONSchema | None]]:
 def _has_binary(schema: JSONSchema) -> bool:
     if schema.get("format") == "binary":
         return True
-    return any(_has_binary(s) for s in schema.get("anyOf", ()) if isinstance(s, dict))
+    options = [as_dict(s) for s in as_list(schema.get("anyOf"))]
+    return any(_has_binary(s) for s in options if s is not None)
 
 
 def _error_statuses(app: Pikku, meta: FunctionMeta[Any]) -> dict[int, list[str]]:
@@ -184,7 +193,9 @@ def collect_operations(app: Pikku, schemas: SchemaSet) -> list[Operation]:
         auth = bool(pipeline.requires_session)
         errors = _error_statuses(app, meta)
         if in_schema is not None or path_types:
-            errors.setdefault(UnprocessableContentError.status, []).insert(0, "UnprocessableContentError")
+            errors.setdefault(UnprocessableContentError.status, []).insert(
+                0, "UnprocessableContentError"
+            )
         if any(explicit is not None for explicit in path_types.values()):
             # A typed path parameter that does not parse matches no route: 404.
             errors.setdefault(NotFoundError.status, []).insert(0, "NotFoundError")

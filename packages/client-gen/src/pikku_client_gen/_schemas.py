@@ -4,19 +4,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from pikku_core import FunctionMeta, Response
 from pikku_core._func import schema_hook
 
-__all__ = ["GenerationError", "SchemaSet", "build_schema_set", "func_slug", "is_raw_output"]
+__all__ = [
+    "GenerationError",
+    "SchemaSet",
+    "as_dict",
+    "as_list",
+    "build_schema_set",
+    "func_slug",
+    "is_raw_output",
+]
 
 JSONSchema = dict[str, Any]
 
 
 class GenerationError(Exception):
     """An app cannot be described (an unsupported type, a clash of generated names)."""
+
+
+def as_dict(value: Any) -> dict[str, Any] | None:
+    """``value`` as a JSON object, or None when it is something else."""
+    return cast(dict[str, Any], value) if isinstance(value, dict) else None
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a JSON array (empty when it is something else)."""
+    return cast(list[Any], value) if isinstance(value, list) else []
 
 
 def func_slug(meta: FunctionMeta[Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from pikku_core import ChannelAction, Pikku
 
 from ._routes import Operation, Param, collect_operations
-from ._schemas import JSONSchema, SchemaSet, build_schema_set, identifier
+from ._schemas import JSONSchema, SchemaSet, as_dict, as_list, build_schema_set, identifier
 from ._tsruntime import TS_CHANNEL_RUNTIME, TS_HTTP_RUNTIME, TS_RESERVED
 
 __all__ = ["typescript_client"]
@@ -17,17 +17,64 @@ __all__ = ["typescript_client"]
 _TS_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _TS_KEYWORDS = frozenset(
     {
-        "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete",
-        "do", "else", "enum", "export", "extends", "false", "finally", "for", "function", "if",
-        "import", "in", "instanceof", "new", "null", "return", "super", "switch", "this",
-        "throw", "true", "try", "typeof", "var", "void", "while", "with", "constructor",
+        "break",
+        "case",
+        "catch",
+        "class",
+        "const",
+        "continue",
+        "debugger",
+        "default",
+        "delete",
+        "do",
+        "else",
+        "enum",
+        "export",
+        "extends",
+        "false",
+        "finally",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "instanceof",
+        "new",
+        "null",
+        "return",
+        "super",
+        "switch",
+        "this",
+        "throw",
+        "true",
+        "try",
+        "typeof",
+        "var",
+        "void",
+        "while",
+        "with",
+        "constructor",
     }
 )
 _BASE_MEMBERS = frozenset(
     {
-        "baseUrl", "token", "cookies", "clearSession", "request", "json", "empty", "events",
-        "headers", "fetchImpl", "credentials", "keepSession", "client", "connect", "close",
-        "subscribe", "route",
+        "baseUrl",
+        "token",
+        "cookies",
+        "clearSession",
+        "request",
+        "json",
+        "empty",
+        "events",
+        "headers",
+        "fetchImpl",
+        "credentials",
+        "keepSession",
+        "client",
+        "connect",
+        "close",
+        "subscribe",
+        "route",
     }
 )
 
@@ -108,9 +155,9 @@ class _TSTypes:
             name = self.names[comp]
             doc = str(schema.get("description") or schema.get("title") or comp).strip()
             doc = doc.splitlines()[0].replace("*/", "* /") if doc else comp
-            props = schema.get("properties")
-            if schema.get("type") == "object" and isinstance(props, dict):
-                required = set(schema.get("required", []))
+            props = as_dict(schema.get("properties"))
+            if schema.get("type") == "object" and props is not None:
+                required = set(as_list(schema.get("required")))
                 lines = [f"/** {doc} */", f"export interface {name} {{"]
                 for field, prop in props.items():
                     opt = "" if field in required else "?"
