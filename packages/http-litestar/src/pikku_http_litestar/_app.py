@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import AsyncGenerator, Callable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, cast
@@ -41,11 +42,13 @@ _DOCS_PAGE = """<!doctype html>
 
 
 def _optional(module: str) -> Any | None:
-    """Import an optional sibling package, or None when it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
+    """Import an optional sibling package, or None when it is not installed.
+
+    An installed package that fails to import raises: a broken install is not hidden.
+    """
+    if importlib.util.find_spec(module) is None:
         return None
+    return importlib.import_module(module)
 
 
 def _problem_response(
