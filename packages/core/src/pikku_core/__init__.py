@@ -11,6 +11,7 @@ from ._channel import (
     ChannelRequest,
     ChannelRuntime,
     ChannelTransport,
+    ChannelTransportNowait,
 )
 from ._channel_middleware import ChannelMiddlewareChain, compose_channel_middleware
 from ._eventhub import EventHub, InProcessEventHub
@@ -83,6 +84,7 @@ __all__ = [
     "ChannelRequest",
     "ChannelRuntime",
     "ChannelTransport",
+    "ChannelTransportNowait",
     "EventHub",
     "InProcessEventHub",
     "compose_channel_middleware",

@@ -19,11 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from pikku_core import Pikku
 from pikku_core._channel import ChannelRequest, ChannelRuntime
-from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as ws_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 __all__ = ["channel_request", "run", "serve"]
 
@@ -62,6 +63,37 @@ def _cookies(headers: Headers) -> Mapping[str, str]:
     except CookieError:
         return _EMPTY
     return {name: morsel.value for name, morsel in jar.items()}
+
+
+class _Transport:
+    """The core `ChannelTransportNowait` over one ``websockets`` connection."""
+
+    __slots__ = ("_ws",)
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self._ws = ws
+
+    async def send(self, text: str, /) -> None:
+        await self._ws.send(text)
+
+    async def close(self, code: int = 1000, reason: str = "", /) -> None:
+        await self._ws.close(code, reason)
+
+    def send_nowait(self, text: str, /) -> bool:
+        # Write at once while the socket's write buffer is under its high-water mark (as
+        # websockets' own `broadcast` does); otherwise the runtime queues the frame and
+        # awaits `send`, which waits for the buffer to drain.
+        ws = self._ws
+        transport = ws.transport
+        if ws.protocol.state is not State.OPEN or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size() >= transport.get_write_buffer_limits()[1]:
+            return False
+        try:
+            broadcast((ws,), text, raise_exceptions=True)
+        except Exception:
+            return False
+        return True
 
 
 def channel_request(request: Request) -> ChannelRequest:
@@ -118,7 +150,7 @@ async def serve(
         if wiring is None:  # process_request refused it already; kept for safety
             await ws.close(1008, "no channel at this path")
             return
-        async with runtime.connect(wiring, ws, request) as conn:
+        async with runtime.connect(wiring, _Transport(ws), request) as conn:
             with contextlib.suppress(ConnectionClosed):
                 async for frame in ws:
                     await runtime.message(conn, frame)
