@@ -9,6 +9,7 @@ import anyio
 import msgspec
 import pytest
 from litestar import Litestar, get
+from litestar.exceptions import InternalServerException
 from pikku_core import (
     NotFoundError,
     Pikku,
@@ -456,10 +457,25 @@ async def test_plugin_mounts_into_an_existing_litestar_app(serve: Any) -> None:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    asgi_app = Litestar([health], plugins=[PikkuPlugin(make_app())], openapi_config=None)
+    @get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("secret detail one")
+
+    @get("/broken-litestar")
+    async def broken_litestar() -> None:
+        raise InternalServerException("secret detail two")
+
+    handlers = [health, broken, broken_litestar]
+    asgi_app = Litestar(handlers, plugins=[PikkuPlugin(make_app())], openapi_config=None)
     async with serve(asgi_app) as client:
         assert (await client.get("/health")).json() == {"status": "ok"}
         assert (await client.get("/books/1")).json()["book_id"] == 1
+        for path in ("/broken", "/broken-litestar"):
+            r = await client.get(path)
+            assert r.status_code == 500
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["name"] == "InternalServerError"
+            assert "secret" not in r.text
 
 
 async def test_app_is_started_and_closed_by_the_lifespan(serve: Any) -> None:

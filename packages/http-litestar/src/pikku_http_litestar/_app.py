@@ -66,6 +66,9 @@ def _problem_response(
 def _litestar_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     """Litestar's own errors (unknown route 404, wrong method 405, …) in the pikku shape."""
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    if exc.status_code >= 500:
+        # a server-side failure inside Litestar: its detail is not for the client
+        return _unexpected_error(request, exc)
     return _problem_response(exc.status_code, exc.detail, headers or None)
 
 
