@@ -63,7 +63,6 @@ class ThreadServer:
 
 def serve_http(app: Pikku) -> ThreadServer:
     """A live HTTP server (pikku-http-litestar) for a pikku app."""
-    app.channel_wirings.clear()  # TEMPORARY-LOCAL: litestar _channels not landed yet
     return ThreadServer(create_app(app))
 
 
