@@ -186,6 +186,8 @@ def auth_cookie(
                 )
         return result
 
+    # Generators (OpenAPI security schemes) read the cookie name from the middleware.
+    auth_cookie_middleware.__dict__["cookie_name"] = name
     return auth_cookie_middleware
 
 
