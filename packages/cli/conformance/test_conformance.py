@@ -1,19 +1,24 @@
 """The conformance suite over the CLI: every call is a real `pikku run` subprocess.
 
 argv goes in (built from the command's options), stdout / stderr / the exit code come
-out; errors are read back with ``--json-errors``. The session travels in the
-``PIKKU_SESSION`` environment variable, as a token from the app's session codec.
+out; errors are read back with ``--json-errors``. Each client keeps its session in its
+own token file (``pikku run --session-file``), so a session set by one command is seen
+by the next, as a CLI's "logged in" state is.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
 import pytest
+from pikku_cli import TokenFile
 from pikku_cli._options import InputSpec
 from pikku_cli._runner import build_parser
 from pikku_conformance import CallResult, Capabilities, ConformanceSuite, Harness, HarnessClient
@@ -63,12 +68,14 @@ def argv_for(spec: InputSpec, data: Any) -> list[str]:
 
 
 class CLIClient(HarnessClient):
-    """Runs each call as ``python -m pikku_cli run APP COMMAND ... --json-errors``."""
+    """Runs each call as ``python -m pikku_cli run --session-file F APP COMMAND ...``."""
 
     def __init__(self, app: Pikku, specs: dict[str, InputSpec]) -> None:
         self._app = app
         self._specs = specs
         self._env = {k: v for k, v in os.environ.items() if k != "PIKKU_SESSION"}
+        self._dir = Path(tempfile.mkdtemp(prefix="pikku-cli-"))
+        self._tokens = TokenFile(self._dir / "session")
 
     def _command(self, key: str) -> str:
         command = cli_command(key)
@@ -81,7 +88,10 @@ class CLIClient(HarnessClient):
         argv = [*command.split(), *argv_for(self._specs[command], data), "--json-errors"]
         with anyio.fail_after(_TIMEOUT):
             proc = await anyio.run_process(
-                [sys.executable, "-m", "pikku_cli", "run", APP, *argv],
+                [
+                    *(sys.executable, "-m", "pikku_cli", "run"),
+                    *("--session-file", str(self._tokens.path), APP, *argv),
+                ],
                 env=self._env,
                 check=False,
             )
@@ -111,18 +121,20 @@ class CLIClient(HarnessClient):
         return [json.loads(line) for line in stdout.splitlines()]
 
     async def set_session(self, session: dict[str, Any] | None) -> None:
-        """Put a session token in (or take it out of) the subprocess environment."""
-        self._env.pop("PIKKU_SESSION", None)
-        if session is not None:
-            self._env["PIKKU_SESSION"] = self._app.session_codec().encode(session)
+        """Write this client's token file (or remove it)."""
+        self._tokens.save(self._app, session)
+
+    async def aclose(self) -> None:
+        """Remove the client's token directory."""
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class CLIHarness(Harness):
-    """Each call is its own process, so nothing is shared between calls."""
+    """Each call is its own process: sessions persist through the token file only."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(
         streaming=True,
-        session_persistence=False,
+        session_persistence=True,
         shared_state=False,
         # 100 interpreter start-ups at once is a load test of the machine, not of the CLI.
         concurrency=False,

@@ -79,6 +79,18 @@ async def whoami(services: Any, data: None, wire: Wire[Session]) -> Session:
 
 
 @pikku_sessionless_func
+async def login(services: Any, data: Session, wire: Wire[Session]) -> None:
+    """Start a session."""
+    wire.set_session(data)
+
+
+@pikku_sessionless_func
+async def logout(services: Any, data: None, wire: Wire[Session]) -> None:
+    """End the session."""
+    wire.clear_session()
+
+
+@pikku_sessionless_func
 async def nothing(services: Any, data: None, wire: Wire[Any]) -> None:
     """Return nothing."""
     return None
@@ -109,6 +121,8 @@ app.wire_cli("books get", get_book, positionals=["book_id"])
 app.wire_cli("books create", create_book, render=lambda b: f"created {b.id}: {b.title}")
 app.wire_cli("count", count, positionals=["value"])
 app.wire_cli("whoami", whoami)
+app.wire_cli("login", login, positionals=["user_id"])
+app.wire_cli("logout", logout)
 app.wire_cli("nothing", nothing)
 app.wire_cli("crash", crash)
 app.wire_cli("sleep", sleep)

@@ -34,7 +34,7 @@ def test_info_text() -> None:
     proc = pikku("info", APP, cwd=HERE)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert out.startswith("books: 8 functions\n")
+    assert out.startswith("books: 10 functions\n")
     assert "get_book  unversioned  [no auth]  Get a book\n  cli         books get\n" in out
     assert "whoami  unversioned  [auth]\n  cli         whoami\n" in out
     assert "count  unversioned  [no auth, stream]\n" in out

@@ -8,8 +8,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from cli_app import app
-from pikku_cli import env_session, run
+from cli_app import Session, app
+from pikku_cli import TokenFile, env_session, run
 from pikku_core import Pikku, UnauthorizedError, pikku_sessionless_func
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -315,3 +315,45 @@ def test_flags_use_python_names_and_camel_keys(capsys: pytest.CaptureFixture[str
     assert "invalid value for --page-count: Expected `int | null`" in capsys.readouterr().err
     assert run(camel_app, ["camel", "--help"]) == 0
     assert "--size INT|TEXT" in capsys.readouterr().out
+
+
+def test_token_file_keeps_the_session_between_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tokens = TokenFile(tmp_path / "token")
+
+    def cli(*argv: str) -> int:
+        return run(app, list(argv), session_loader=tokens.load, session_saver=tokens.save)
+
+    assert cli("whoami") == 1
+    assert cli("login", "ada", "--role", "admin") == 0
+    assert (tmp_path / "token").stat().st_mode & 0o777 == 0o600
+    token = (tmp_path / "token").read_text().strip()
+    assert app.session_codec().decode(token) == Session(user_id="ada", role="admin")
+    capsys.readouterr()
+    assert cli("whoami") == 0
+    assert json.loads(capsys.readouterr().out) == {"user_id": "ada", "role": "admin"}
+    assert cli("logout") == 0
+    assert not (tmp_path / "token").exists()
+    assert cli("whoami") == 1
+    (tmp_path / "token").write_text("forged\n")
+    capsys.readouterr()
+    assert cli("whoami") == 1
+    assert capsys.readouterr().err == (
+        f"Error (UnauthorizedError): {tmp_path / 'token'} holds an invalid or expired session token\n"
+    )
+
+
+def test_failed_command_does_not_save_the_session(tmp_path: Path) -> None:
+    saved: list[Any] = []
+    assert (
+        run(
+            app,
+            ["login", "x", "--role", "7", "--bogus"],
+            session_saver=lambda a, s: saved.append(s),
+        )
+        == 2
+    )
+    assert saved == []
+    assert run(app, ["login", "x"], session_saver=lambda a, s: saved.append(s)) == 0
+    assert saved == [Session(user_id="x")]

@@ -6,9 +6,10 @@ exit code. The ``pikku`` console script (`main`) inspects, version-checks, serve
 generates clients for an app given as ``module:attribute``.
 """
 
-from ._runner import SessionLoader, env_session, run
+from ._runner import run
+from ._sessions import SessionLoader, SessionSaver, TokenFile, env_session
 
-__all__ = ["SessionLoader", "env_session", "main", "run"]
+__all__ = ["SessionLoader", "SessionSaver", "TokenFile", "env_session", "main", "run"]
 
 
 def main(argv: list[str] | None = None) -> int:

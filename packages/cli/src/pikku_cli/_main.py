@@ -14,6 +14,7 @@ from pikku_core import Pikku
 
 from ._loader import AppLoadError, load_app
 from ._runner import Parser, ParserExit, UsageError, run
+from ._sessions import TokenFile
 from ._term import Style
 
 # `pikku_core.versions`, `_info` and `_serve` are imported by the commands that use them:
@@ -55,6 +56,12 @@ def _parser() -> Parser:
         "run",
         help="run one of the app's wired commands",
         description="Run a command wired with app.wire_cli (like pikku_cli.run(app)).",
+    )
+    run_p.add_argument(
+        "--session-file",
+        type=Path,
+        help="keep the session in this token file between runs (default: the "
+        "PIKKU_SESSION environment variable, not persisted)",
     )
     run_p.add_argument("app", metavar="APP", help=_APP_HELP)
     run_p.add_argument("args", nargs=argparse.REMAINDER, help="the command and its options")
@@ -236,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             rest = list(args.args)
             if rest[:1] == ["--"]:
                 rest = rest[1:]
-            return run(app, rest, prog=f"pikku run {args.app}")
+            prog = f"pikku run {args.app}"
+            if args.session_file is None:
+                return run(app, rest, prog=prog)
+            tokens = TokenFile(args.session_file)
+            return run(app, rest, session_loader=tokens.load, session_saver=tokens.save, prog=prog)
         if args.command == "versions":
             return _versions(args, app, err)
         if args.command == "serve":

@@ -9,19 +9,17 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import anyio
-from pikku_core import CLIWire, CLIWiring, Pikku, PikkuError, Response, UnauthorizedError, Wire
+from pikku_core import CLIWire, CLIWiring, Pikku, PikkuError, Response, Wire
 
 from ._options import InputSpec, add_input_arguments
+from ._sessions import SessionLoader, SessionSaver, env_session
 from ._term import Style, dump_json, is_tty
 
-__all__ = ["SessionLoader", "env_session", "run"]
-
-SessionLoader = Callable[[Pikku], Any]
-"""Returns the session for a CLI call (or None); may raise a `PikkuError`."""
+__all__ = ["run"]
 
 _COMMAND = "_pikku_command"
 
@@ -57,32 +55,6 @@ class Parser(argparse.ArgumentParser):
         if message:
             sys.stderr.write(message)
         raise ParserExit(status)
-
-
-def env_session(var: str = "PIKKU_SESSION") -> SessionLoader:
-    """A session loader reading a token from an environment variable.
-
-    The token is decoded with the app's session codec (``app.session_codec()``, HMAC
-    with the app secret); produce one with ``app.session_codec().encode(session)``.
-
-    Args:
-        var: The environment variable holding the token.
-
-    Returns:
-        The loader: no variable (or an empty one) means no session; a token that does not
-        decode raises `UnauthorizedError`.
-    """
-
-    def load(app: Pikku) -> Any:
-        token = os.environ.get(var, "").strip()
-        if not token:
-            return None
-        session = app.session_codec().decode(token)
-        if session is None:
-            raise UnauthorizedError(f"{var} holds an invalid or expired session token")
-        return session
-
-    return load
 
 
 class _ConfigError(Exception):
@@ -254,6 +226,7 @@ async def _execute(
     data: Any,
     argv: Sequence[str],
     loader: SessionLoader,
+    saver: SessionSaver | None,
     json_errors: bool,
 ) -> int:
     out, err = sys.stdout, sys.stderr
@@ -276,9 +249,11 @@ async def _execute(
             wire: Wire[Any] = Wire(app, session=session, cli=cli)
             if wiring.func.is_stream:
                 await wiring.pipeline.run(wire, data, strict=False, emit=emit)
-                return 0
-            result = await wiring.pipeline.run(wire, data, strict=False)
-            _print_result(out, wiring, result, pretty)
+            else:
+                result = await wiring.pipeline.run(wire, data, strict=False)
+                _print_result(out, wiring, result, pretty)
+            if saver is not None and wire.session_changed:
+                saver(app, wire.session)
             return 0
     except PikkuError as exc:
         return _print_error(err, exc, json_errors, command.spec, data)
@@ -341,6 +316,7 @@ def run(
     argv: Sequence[str] | None = None,
     *,
     session_loader: SessionLoader | None = None,
+    session_saver: SessionSaver | None = None,
     prog: str | None = None,
 ) -> int:
     """Run one of the app's wired commands, synchronously.
@@ -355,6 +331,9 @@ def run(
         argv: The arguments after the program name (default ``sys.argv[1:]``).
         session_loader: Where the call's session comes from (default: the
             ``PIKKU_SESSION`` token, see `env_session`).
+        session_saver: Called with the new session (or None) when a command calls
+            ``wire.set_session`` / ``clear_session`` and succeeds: store a token for the
+            next invocation. Without it such changes last only for the call.
         prog: Program name shown in help and usage (default from ``sys.argv[0]``).
 
     Returns:
@@ -388,7 +367,7 @@ def run(
     try:
         with _cli_logging(app):
             json_errors = bool(namespace.json_errors)
-            return anyio.run(_execute, app, command, data, args, loader, json_errors)
+            return anyio.run(_execute, app, command, data, args, loader, session_saver, json_errors)
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
         return 130
