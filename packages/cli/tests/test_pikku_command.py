@@ -373,3 +373,19 @@ def test_serve_reload_picks_up_edits(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert f"reloading on changes under {tmp_path}" in err.decode()
     assert not (tmp_path / "__pycache__").exists()
+
+
+def test_reader_going_away_ends_the_stream_quietly() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pikku_cli", "run", APP, "count", "1000000"],
+        cwd=HERE,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b'{"n":0}\n'
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 1
+    assert err == b""

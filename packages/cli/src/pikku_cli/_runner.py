@@ -57,6 +57,10 @@ class Parser(argparse.ArgumentParser):
         raise ParserExit(status)
 
 
+class _ReaderGone(BaseException):
+    """stdout's reader went away (``| head``) while a stream was printing."""
+
+
 class _ConfigError(Exception):
     """The app or the environment is set up wrongly (exit code 1, no traceback)."""
 
@@ -234,8 +238,13 @@ async def _execute(
     pretty = is_tty(out)
 
     async def emit(item: Any) -> None:
-        out.write(dump_json(item, pretty=False) + "\n")
-        out.flush()
+        try:
+            out.write(dump_json(item, pretty=False) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            # Not an Exception: the pipeline must not mask it as a 500; its `finally`
+            # still closes the generator and the wire services.
+            raise _ReaderGone from None
 
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -371,7 +380,7 @@ def run(
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, _ReaderGone):
         # The reader went away (`| head`); don't let the final flush complain either.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
