@@ -256,6 +256,16 @@ async def test_conflicting_sources_are_422_and_equal_values_merge(serve: Any) ->
         assert r.status_code == 200
 
 
+async def test_body_methods_take_fields_from_the_body_not_the_query(serve: Any) -> None:
+    async with serve(create_app(make_app())) as client:
+        r = await client.post("/books?year=1965", json={"title": "Dune"})
+        assert r.status_code == 422
+        assert r.json()["payload"] == {"path": "$.year"}
+        r = await client.post("/books?year=1", json={"title": "Dune", "year": 1965})
+        assert r.status_code == 201
+        assert r.json()["year"] == 1965
+
+
 async def test_json_body_is_strict(serve: Any) -> None:
     async with serve(create_app(make_app())) as client:
         r = await client.post("/books", json={"title": "Dune", "year": "1965"})

@@ -182,7 +182,7 @@ class HTTPEndpoint:
         )
         wire: Wire[Any] = Wire(self.pikku, http=http)
         try:
-            if self.reads_body and not self.has_path_params and not pairs:
+            if self.reads_body and not self.has_path_params:
                 content_type = _content_type(scope)
                 if _is_json(content_type):
                     body = await _read_body(request, self.limit)
@@ -212,15 +212,18 @@ class HTTPEndpoint:
     async def _data(
         self, request: Request[Any, Any, Any], pairs: list[tuple[str, str]] | None
     ) -> tuple[Any, bool]:
-        """Merge path, query and body; returns the data and whether to validate strictly."""
+        """Merge path params with the query (GET, HEAD, DELETE) or the body (POST, PUT, PATCH).
+
+        Returns the data and whether to validate it strictly.
+        """
         shape = self.shape
         if not shape.takes_input:
             return None, False
         path: dict[str, Any] = request.scope["path_params"]
         data = shape.lenient(path) if path else {}
-        if pairs:
-            shape.merge(data, shape.lenient(query_values(pairs, shape.sequence_fields)))
         if not self.reads_body:
+            if pairs:
+                shape.merge(data, shape.lenient(query_values(pairs, shape.sequence_fields)))
             if shape.fields is None and not data:
                 return None, False
             return data, False
