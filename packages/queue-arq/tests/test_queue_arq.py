@@ -53,7 +53,7 @@ def calls() -> Calls:
     return Calls()
 
 
-def build_app(calls: Calls) -> Pikku:
+def build_app(calls: Calls, secret: str | None = SECRET) -> Pikku:
     @pikku_sessionless_func
     async def place(services: Any, data: Order, wire: Wire[Any]) -> Receipt:
         assert wire.queue is not None
@@ -79,7 +79,7 @@ def build_app(calls: Calls) -> Pikku:
         job_id: str = await services.queue.add("needs-session")
         return job_id
 
-    app = Pikku(secret=SECRET)
+    app = Pikku(secret=secret)
     app.wire_queue("orders", place, backoff=lambda attempt: 0.01)
     app.wire_queue("slow", slow, max_attempts=2, timeout=0.1, backoff=lambda attempt: 0.0)
     app.wire_queue("needs-session", needs_session, max_attempts=1)
@@ -333,3 +333,15 @@ def test_worker_settings(calls: Calls, redis_settings: RedisSettings) -> None:
     assert settings["cron_jobs"] == []
     with pytest.raises(ValueError, match="no wired queues or scheduled tasks"):
         worker_settings(Pikku(secret=SECRET))
+
+
+async def test_a_queue_needs_a_secret(
+    calls: Calls, redis_settings: RedisSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIKKU_SECRET", raising=False)
+    app = build_app(calls, secret=None)
+    ArqQueueService(app, redis_settings, queue_name="pikku-test:no-secret")
+    with pytest.raises(RuntimeError, match="PIKKU_SECRET"):
+        await app.start()
+    with pytest.raises(RuntimeError, match="PIKKU_SECRET"):
+        worker_settings(app, queue_name="pikku-test:no-secret")

@@ -119,7 +119,7 @@ async def test_ten_thousand_jobs_two_workers_none_lost_none_doubled(
     total = 10_000
     url = _url(redis_settings)
     workers = make_workers(url, queue_name)
-    args = ("--poll-delay", "0.01", "--max-jobs", "50")
+    args = ("--poll-delay", "0.01", "--max-jobs", "100")
     workers.spawn(*args)
     workers.spawn(*args)
     app = build_app(url, queue_name, SECRET)
@@ -142,7 +142,7 @@ async def test_ten_thousand_jobs_two_workers_none_lost_none_doubled(
             async def all_done() -> bool:
                 return await redis.hlen(done_key) >= total
 
-            await wait_for(all_done, 120, f"{total} jobs", step=0.2)
+            await wait_for(all_done, 240, f"{total} jobs", step=0.2)
             await anyio.sleep(0.5)  # a doubled run would land now
             counts = await redis.hgetall(done_key)
             assert len(counts) == total

@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if value is not None and value is not False:
                 overrides[name] = value
         settings = worker_settings(app, queue_name=queue_name, **overrides)
-    except (UsageError, ValueError, ImportError) as exc:
+    except (UsageError, ValueError, ImportError, RuntimeError) as exc:
         print(f"pikku-queue-arq: error: {exc}", file=sys.stderr)
         return 2
     logging.config.dictConfig(default_log_config(args.verbose))

@@ -83,7 +83,13 @@ class ArqQueueService:
         return service
 
     async def start(self) -> None:
-        """Connect to Redis (the app calls this when it starts)."""
+        """Connect to Redis (the app calls this when it starts).
+
+        Raises:
+            RuntimeError: The app has no secret to sign jobs with.
+            ServiceUnavailableError: Redis cannot be reached.
+        """
+        self.app.require_secret("queued jobs")
         await self._pool()
 
     async def aclose(self) -> None:

@@ -204,6 +204,10 @@ def worker_settings(
 
     Returns:
         A settings dict.
+
+    Raises:
+        ValueError: The app has no wired queues or scheduled tasks.
+        RuntimeError: The app has queues but no secret to verify their jobs with.
     """
     service = app.queue_service
     redis_settings: RedisSettings | None = arq_overrides.pop("redis_settings", None)
@@ -216,6 +220,8 @@ def worker_settings(
     functions = [_queue_function(app, w, queue_name) for w in app.queue_wirings.values()]
     if not functions and not scheduler.cron_jobs:
         raise ValueError("the app has no wired queues or scheduled tasks to run")
+    if functions:
+        app.require_secret("queued jobs")  # a worker cannot verify jobs without it
     user_startup = arq_overrides.pop("on_startup", None)
     user_shutdown = arq_overrides.pop("on_shutdown", None)
 
