@@ -387,5 +387,6 @@ def test_reader_going_away_ends_the_stream_quietly() -> None:
     assert proc.stdout.readline() == b'{"n":0}\n'
     proc.stdout.close()  # like `| head -1`
     err = proc.stderr.read()
+    proc.stderr.close()
     assert proc.wait(timeout=30) == 1
     assert err == b""
