@@ -11,7 +11,7 @@ from conftest import ThreadServer
 from openapi_spec_validator import validate
 from pikku_client_gen import GenerationError, openapi_document
 from pikku_conformance.reference_app import create_reference_app
-from pikku_core import Pikku, pikku_sessionless_func
+from pikku_core import Pikku, auth_cookie, pikku_func, pikku_sessionless_func
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +198,15 @@ def test_http_adapter_serves_the_document(books_server: ThreadServer) -> None:
     served = msgspec.json.decode(response.content)
     assert served == openapi_document(create_books_app())
     assert httpx.get(f"{books_server.url}/docs").status_code == 200
+
+
+def test_cookie_scheme_uses_the_app_cookie_name() -> None:
+    @pikku_func
+    async def me(services: Any, data: None, wire: Any) -> str:
+        return "me"
+
+    app = Pikku(secret="s" * 32)
+    app.add_middleware(auth_cookie(name="sid"))
+    app.wire_http("GET", "/me", me)
+    doc = openapi_document(app)
+    assert doc["components"]["securitySchemes"]["cookieAuth"]["name"] == "sid"
