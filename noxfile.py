@@ -8,6 +8,9 @@ Packages are discovered from ``packages/*/pyproject.toml``:
   transport), in a venv holding only core, pikku-conformance and that package.
 - ``build``: each package built alone with ``--no-sources``; its wheel installed into a
   clean venv (with only the sibling wheels it declares) and imported.
+
+Apps (``apps/*/pyproject.toml``, not published) get a ``tests-<dir>`` session too.
+``quickstart`` clones the repository and runs the README's demo command (tests/quickstart.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import glob
 import os
 import re
 import shutil
+import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -25,7 +29,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "typecheck", "tests", "conformance", "build"]
+nox.options.sessions = ["lint", "typecheck", "tests", "conformance", "build", "quickstart"]
 
 # pyenv's shims hide the non-default interpreters; put every installed version on PATH so
 # nox (and uv) find python3.12 / python3.13.
@@ -47,7 +51,14 @@ for _pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
     _name = _load(_pyproject)["project"]["name"]  # type: ignore[index]
     PACKAGES[str(_name)] = _pyproject.parent
 
-_DIRS = {path.name: name for name, path in PACKAGES.items()}
+# Apps are tested like packages but are not type-checked, built or published.
+APPS: dict[str, Path] = {}
+for _pyproject in sorted(ROOT.glob("apps/*/pyproject.toml")):
+    _name = _load(_pyproject)["project"]["name"]  # type: ignore[index]
+    APPS[str(_name)] = _pyproject.parent
+
+_PROJECTS = {**PACKAGES, **APPS}
+_DIRS = {path.name: name for name, path in _PROJECTS.items()}
 
 
 def _dep_name(spec: str) -> str:
@@ -63,7 +74,7 @@ def _requirements(
     if dist in seen:
         return []
     seen.add(dist)
-    path = PACKAGES[dist]
+    path = _PROJECTS[dist]
     data = _load(path / "pyproject.toml")
     project: dict[str, object] = data["project"]  # type: ignore[assignment]
     args: list[str] = ["-e", str(path)]
@@ -90,7 +101,7 @@ def _install(session: nox.Session, dist: str, *extra: str) -> None:
 
 def _test_sessions() -> list[object]:
     params: list[object] = []
-    for dist, path in PACKAGES.items():
+    for dist, path in _PROJECTS.items():
         if not (path / "tests").is_dir():
             continue
         pythons = ["3.11", "3.12", "3.13"] if dist == "pikku-core" else ["3.11"]
@@ -123,7 +134,7 @@ def tests(session: nox.Session, package: str) -> None:
     """A package's own tests, in a venv with only what it declares."""
     dist = _DIRS[package]
     _install(session, dist)
-    session.chdir(PACKAGES[dist])
+    session.chdir(_PROJECTS[dist])
     session.run("pytest", "tests", *session.posargs)
 
 
@@ -190,3 +201,9 @@ def build(session: nox.Session) -> None:
             )
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+@nox.session(python=False)
+def quickstart(session: nox.Session) -> None:
+    """A fresh clone runs the README's demo command: HTTP, channel and /mcp answer; Ctrl-C."""
+    session.run(sys.executable, str(ROOT / "tests" / "quickstart.py"), external=True)

@@ -38,12 +38,14 @@ class DemoProcess:
     lines: list[str] = field(default_factory=list[str])
 
     def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(line)
 
     @property
     def output(self) -> str:
@@ -60,15 +62,21 @@ class DemoProcess:
             time.sleep(0.05)
         raise AssertionError(f"no {pattern.pattern!r} in the output:\n{self.output}")
 
+    def wait(self, timeout: float) -> int:
+        """The exit code, once the process ended and its output is read."""
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return code
+
     def stop(self) -> int:
         """Ctrl-C, as a user would; returns the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout=20)
+            return self.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait()
+            self.wait(timeout=10)
             raise AssertionError(f"did not stop on SIGINT:\n{self.output}") from None
 
 

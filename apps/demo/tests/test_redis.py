@@ -57,5 +57,5 @@ async def test_queue_on_redis_with_a_worker(tmp_path: Path) -> None:
 
 def test_worker_without_redis_url_says_what_to_set(tmp_path: Path) -> None:
     worker = start_demo(demo_env(tmp_path), "worker")
-    assert worker.proc.wait(timeout=30) == 2
+    assert worker.wait(timeout=30) == 2
     worker.wait_for(re.compile("set REDIS_URL"))

@@ -3,7 +3,9 @@ channel with its middleware, MCP resources and prompts, CLI commands and exit co
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -22,11 +24,12 @@ ADA = {"email": "ada@example.org", "password": "ada-demo"}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-async def logged_in(demo: Demo, who: dict[str, str]) -> httpx.AsyncClient:
-    http = httpx.AsyncClient(base_url=demo.url, timeout=10)
-    response = await http.post("/auth/login", json=who)
-    assert response.status_code == 200, response.text
-    return http
+@contextlib.asynccontextmanager
+async def logged_in(demo: Demo, who: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=demo.url, timeout=10) as http:
+        response = await http.post("/auth/login", json=who)
+        assert response.status_code == 200, response.text
+        yield http
 
 
 async def first_book(http: httpx.AsyncClient, q: str) -> dict[str, Any]:
@@ -35,7 +38,7 @@ async def first_book(http: httpx.AsyncClient, q: str) -> dict[str, Any]:
 
 
 async def test_cover_upload_and_download(demo: Demo) -> None:
-    async with await logged_in(demo, LIBRARIAN) as http:
+    async with logged_in(demo, LIBRARIAN) as http:
         book = await first_book(http, "Dispossessed")
         files = {"cover": ("cover.png", PNG, "image/png")}
         response = await http.put(f"/books/{book['id']}/cover", files=files)
@@ -82,7 +85,7 @@ async def test_http_errors_rpc_and_openapi(demo: Demo) -> None:
 
 
 async def test_reading_list_channel_across_two_tabs(demo: Demo) -> None:
-    async with await logged_in(demo, ADA) as http:
+    async with logged_in(demo, ADA) as http:
         cookie = f"pikku_session={http.cookies['pikku_session']}"
     headers = {"Cookie": cookie}
     async with (
@@ -96,24 +99,27 @@ async def test_reading_list_channel_across_two_tabs(demo: Demo) -> None:
                 return json.loads(await ws.recv())
 
         # The cookie sent with the upgrade request is the connection's session.
-        assert (await call(tab1, {"action": "me", "id": 1}))["email"] == "ada@example.org"
+        assert await call(tab1, {"action": "list", "id": 1}) == {
+            "action": "list",
+            "id": 1,
+            "items": [],
+        }
         sub1 = await call(tab1, {"action": "subscribe", "topic": "reading-list"})
         sub2 = await call(tab2, {"action": "subscribe", "topic": "reading-list"})
         assert sub1 == sub2
         assert sub1["subscribed"].startswith("reading-list:")
-        added = await call(tab1, {"action": "add", "id": "a", "title": "Parable of the Sower"})
-        assert added["action"] == "add" and added["id"] == "a" and added["done"] is False
+        reply = await call(tab1, {"action": "add", "id": "a", "title": "Parable of the Sower"})
+        assert reply["action"] == "add" and reply["id"] == "a"
+        added = reply["item"]
+        assert added["title"] == "Parable of the Sower" and added["done"] is False
         # The other tab gets the event, stamped by the channel middleware.
         with anyio.fail_after(5):
             event = json.loads(await tab2.recv())
         assert event["topic"].startswith("reading-list:")
-        assert event["data"] == {
-            "event": "added",
-            "item": {k: added[k] for k in ("id", "title", "done")},
-        }
+        assert event["data"] == {"event": "added", "item": added}
         assert "sent_at" in event
         done = await call(tab2, {"action": "done", "item_id": added["id"]})
-        assert done["done"] is True
+        assert done["item"]["done"] is True
         listed = await call(tab1, {"action": "list"})
         # tab1 first receives tab2's "done" event, then the reply to "list".
         if "topic" in listed:

@@ -182,6 +182,12 @@ class ReadingList(msgspec.Struct):
     items: list[ReadingItem]
 
 
+class ReadingUpdate(msgspec.Struct):
+    """A changed item, wrapped: channel replies merge results with ``action`` and ``id``."""
+
+    item: ReadingItem
+
+
 class Topic(msgspec.Struct):
     topic: Literal["books", "reading-list"] = "books"
 

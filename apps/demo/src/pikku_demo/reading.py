@@ -24,6 +24,7 @@ from .models import (
     ReadingItemInput,
     ReadingItemRef,
     ReadingList,
+    ReadingUpdate,
     Session,
     Topic,
 )
@@ -82,7 +83,7 @@ async def reading_list(services: Services, data: None, wire: Wire[Session]) -> R
 @pikku_func(title="Add to reading list", tags=["channel"])
 async def add_reading(
     services: Services, data: ReadingItemInput, wire: Wire[Session]
-) -> ReadingItem:
+) -> ReadingUpdate:
     """Add a title to your reading list."""
     assert wire.session is not None
     item = ReadingItem(id=new_id(), title=data.title)
@@ -93,13 +94,13 @@ async def add_reading(
         item.title,
     )
     await _publish(services, wire, "added", item)
-    return item
+    return ReadingUpdate(item)
 
 
 @pikku_func(title="Mark as read", tags=["channel"])
 async def finish_reading(
     services: Services, data: ReadingItemRef, wire: Wire[Session]
-) -> ReadingItem:
+) -> ReadingUpdate:
     """Tick an item off your reading list."""
     assert wire.session is not None
     reader_id = wire.session.reader_id
@@ -112,7 +113,7 @@ async def finish_reading(
     assert row is not None
     item = _item(row)
     await _publish(services, wire, "done", item)
-    return item
+    return ReadingUpdate(item)
 
 
 @pikku_func(title="Remove from reading list", tags=["channel"])
