@@ -390,3 +390,24 @@ def test_reader_going_away_ends_the_stream_quietly() -> None:
     proc.stderr.close()
     assert proc.wait(timeout=30) == 1
     assert err == b""
+
+
+def test_types_without_a_json_schema_are_named(tmp_path: Path) -> None:
+    (tmp_path / "weird.py").write_text(
+        "from pikku_core import Pikku, pikku_sessionless_func\n\n"
+        "@pikku_sessionless_func\n"
+        "async def odd(services, data: complex, wire) -> None:\n"
+        "    return None\n\n"
+        "app = Pikku()\napp.wire_http('post', '/odd', odd)\n"
+    )
+    info = pikku("info", "weird:app", "--json", cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["functions"][0]["contract_hash"] is None
+    init = pikku("versions", "init", "weird:app", cwd=tmp_path)
+    assert init.returncode == 1
+    assert init.stderr.startswith("error: function 'odd': cannot build its JSON schema (")
+    assert not (tmp_path / "pikku.versions.json").exists()
+    gen = pikku("gen", "json-schema", "weird:app", "--out", "o", cwd=tmp_path)
+    assert gen.returncode == 1
+    assert gen.stderr.splitlines()[-1].startswith("error: generating json-schema failed: ")
+    assert "Traceback" not in init.stderr + gen.stderr

@@ -241,3 +241,12 @@ def test_bad_manifest_is_named(text: str, message: str) -> None:
 def test_missing_manifest_says_how_to_create_it(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="pikku versions init"):
         VersionManifest.read(tmp_path / "nope.json")
+
+
+def test_function_without_json_schema_is_named() -> None:
+    @pikku_sessionless_func
+    async def odd(services: Any, data: complex, wire: Any) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="function 'odd': cannot build its JSON schema"):
+        contracts(odd)

@@ -87,6 +87,10 @@ def app_info(app: Pikku) -> dict[str, Any]:
     functions: list[dict[str, Any]] = []
     for meta in app.functions:
         per = wirings.get(id(meta), {})
+        try:
+            contract: str | None = meta.contract_hash
+        except (TypeError, ValueError, NameError):  # types without a JSON schema
+            contract = None
         functions.append(
             {
                 "name": meta.name,
@@ -102,7 +106,7 @@ def app_info(app: Pikku) -> dict[str, Any]:
                 "middleware": _names(meta.middleware),
                 "services": sorted(meta.services_used),
                 "errors": _names(meta.errors),
-                "contract_hash": meta.contract_hash,
+                "contract_hash": contract,
                 "wirings": {t: per[t] for t in _TRANSPORTS if t in per},
             }
         )

@@ -187,11 +187,22 @@ def _gen(args: argparse.Namespace, app: Pikku, log: Any, style: Style) -> int:
             f"{GEN_INSTALL_HINT}\n"
         )
         return 1
-    from pikku_client_gen import generate
+    from pikku_client_gen import GenerationError, generate
 
     out_dir: Path = args.out
     log(f"generating {args.target} for {args.app} into {out_dir}/")
-    paths = generate(app, args.target, out_dir, command=f"pikku gen {args.target} {args.app}")
+    try:
+        paths = generate(app, args.target, out_dir, command=f"pikku gen {args.target} {args.app}")
+    except GenerationError as exc:
+        sys.stderr.write(f"{style('error', 'red', 'bold')}: {exc}\n")
+        return 1
+    except (TypeError, ValueError) as exc:  # e.g. a type msgspec has no JSON schema for
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        sys.stderr.write(
+            f"{style('error', 'red', 'bold')}: generating {args.target} failed: "
+            f"{type(exc).__name__}: {first}\n"
+        )
+        return 1
     for path in paths:
         log(f"  wrote {path}")
     log(f"{len(paths)} files")

@@ -145,11 +145,20 @@ def contracts_of(functions: Iterable[FunctionMeta[Any]]) -> Contracts:
 
     Returns:
         ``{name: {version: Contract}}``; a function without a version is version 1.
+
+    Raises:
+        ValueError: A function's types have no JSON schema (the message names it).
     """
     out: Contracts = {}
     for meta in functions:
         version = meta.version if meta.version is not None else 1
-        contract = Contract.from_schemas(meta.name, version, meta.input_schema, meta.output_schema)
+        try:
+            inp, outp = meta.input_schema, meta.output_schema
+        except (TypeError, ValueError, NameError) as exc:
+            raise ValueError(
+                f"function {meta.key!r}: cannot build its JSON schema ({exc})"
+            ) from exc
+        contract = Contract.from_schemas(meta.name, version, inp, outp)
         out.setdefault(meta.name, {})[version] = contract
     return out
 
