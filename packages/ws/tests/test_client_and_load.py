@@ -145,3 +145,15 @@ async def test_200_connections_pubsub_no_crossing(url: str) -> None:
         with anyio.CancelScope(shield=True):
             for c in clients:
                 await c.aclose()
+
+
+async def test_failing_topic_callback_does_not_break_the_client(url: str) -> None:
+    async with PikkuChannelClient(url) as client:
+
+        def broken(data: Any) -> None:
+            raise RuntimeError("callback bug")
+
+        client.subscribe("boom", broken)
+        await client.send("subscribe", {"topic": "boom"})
+        await client.send("shout", {"topic": "boom", "text": "x"})
+        assert await client.send("double", {"value": 3}) == {"action": "double", "result": 6}

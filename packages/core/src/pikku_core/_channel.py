@@ -479,7 +479,8 @@ class ChannelRuntime:
         try:
             result = await pipeline.run(conn._wire(), msg)
         except PikkuError as err:
-            await conn.reply({"error": err.to_dict()})
+            has_id = "id" in msg
+            await conn.reply(_error(None, msg.get("id"), has_id, err))
             return
         if result is not None:
             await conn.reply(msgspec.to_builtins(result))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import itertools
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ __all__ = ["ChannelCallError", "PikkuChannelClient"]
 TopicCallback = Callable[[Any], Awaitable[None] | None]
 """Receives the ``data`` of each event published to a topic (sync or async)."""
 
+_log = logging.getLogger("pikku_ws.client")
 _decode = msgspec.json.Decoder[Any]().decode
 _encode = msgspec.json.Encoder().encode
 
@@ -284,7 +286,11 @@ class PikkuChannelClient:
             assert ws is not None
             try:
                 async for frame in ws:
-                    await self._dispatch(frame)
+                    try:
+                        await self._dispatch(frame)
+                    except Exception:
+                        # A failing callback must not stop replies from being delivered.
+                        _log.exception("channel client callback failed")
             except ConnectionClosed:
                 pass
             self._connected.clear()
