@@ -29,7 +29,7 @@ TSCONFIG = {
 }
 
 NODE_TEST = r"""
-import { ApiError, BooksChannel, ChannelCallError, Client } from "./client.js";
+import { ApiError, BooksChannel, ChannelCallError, Client, RPCClient } from "./client.js";
 
 // The test needs only these two members of Node's `process` (no @types/node).
 declare const process: { argv: string[]; exit(code: number): never };
@@ -80,6 +80,11 @@ async function main(): Promise<void> {
   await bearer.login({ user: "tok", role: "admin" });
   check(typeof bearer.token === "string" && bearer.cookies.size === 0, "bearer token kept");
   check((await bearer.rename_book({ book_id: 2, title: "Cosmos!" })).title === "Cosmos!", "admin");
+
+  const rpc = new RPCClient(httpUrl);
+  check((await rpc.add({ a: 2, b: 40 })) === 42, "rpc add");
+  check((await rpc.get_book({ book_id: 2 })).title === "Cosmos!", "rpc get_book");
+  check((await rejects(rpc.get_book({ book_id: 404 }))) instanceof ApiError, "rpc error");
 
   const channel = BooksChannel.at(wsUrl);
   await channel.connect();

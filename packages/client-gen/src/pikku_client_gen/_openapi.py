@@ -137,8 +137,13 @@ def _operation(op: Operation, problem_ref: str) -> JSONSchema:
     if params:
         out["parameters"] = params
     if op.body is not None:
-        media = "multipart/form-data" if op.multipart else "application/json"
-        out["requestBody"] = {"required": True, "content": {media: {"schema": op.body}}}
+        if op.multipart:
+            content: JSONSchema = {"multipart/form-data": {"schema": op.body}}
+        else:
+            content = {"application/json": {"schema": op.body}}
+            if op.form:
+                content["application/x-www-form-urlencoded"] = {"schema": op.body}
+        out["requestBody"] = {"required": True, "content": content}
     status, success = _success(op)
     responses: JSONSchema = {status: success}
     for code, names in op.errors.items():
@@ -168,7 +173,8 @@ def openapi_document(
 
     Paths use plain ``{name}`` templates (a typed route parameter such as ``{id:int}``
     becomes the parameter's schema); GET, HEAD and DELETE send non-path fields as query
-    parameters, POST, PUT and PATCH as a JSON (or multipart, with file fields) body.
+    parameters, POST, PUT and PATCH as a JSON body (also form-urlencoded when every field
+    is flat; multipart instead when it has file fields).
     Responses: 200 with the output schema, 204 for no output, ``text/event-stream`` for
     streams (each event described as OpenAPI 3.2 does: ``event``, ``data``), RFC 9457
     problem documents for 422, 401, 403 and declared errors, and a ``default`` problem

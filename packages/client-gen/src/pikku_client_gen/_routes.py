@@ -69,6 +69,8 @@ class Operation:
         body: The request body schema (POST/PUT/PATCH with input), else None.
         body_fields: The object fields sent in the body (empty for a non-object input).
         multipart: Whether the body carries file fields (sent as multipart/form-data).
+        form: Whether every body field is a flat value a form can carry (so the route
+            also takes ``application/x-www-form-urlencoded``).
         response: How the success response is sent.
         output: The output (or stream item) schema.
         errors: Error statuses this route documents, with the error names behind them.
@@ -85,6 +87,7 @@ class Operation:
     body: JSONSchema | None
     body_fields: list[Param]
     multipart: bool
+    form: bool
     response: ResponseKind
     output: JSONSchema | None
     errors: dict[int, list[str]]
@@ -120,6 +123,21 @@ def _has_binary(schema: JSONSchema) -> bool:
         return True
     options = [as_dict(s) for s in as_list(schema.get("anyOf"))]
     return any(_has_binary(s) for s in options if s is not None)
+
+
+_FLAT_TYPES = frozenset({"string", "integer", "number", "boolean"})
+
+
+def _flat(schema: JSONSchema, schemas: SchemaSet, *, items: bool = True) -> bool:
+    """Whether a form field can carry the value: a scalar, an enum, or a list of them."""
+    target = schemas.resolve(schema)
+    if "enum" in target or "const" in target:
+        return True
+    kind = target.get("type")
+    if kind == "array" and items and "prefixItems" not in target:
+        inner = as_dict(target.get("items"))
+        return inner is not None and _flat(inner, schemas, items=False)
+    return kind in _FLAT_TYPES and "contentEncoding" not in target
 
 
 def _error_statuses(app: Pikku, meta: FunctionMeta[Any]) -> dict[int, list[str]]:
@@ -171,12 +189,14 @@ def collect_operations(app: Pikku, schemas: SchemaSet) -> list[Operation]:
         body: JSONSchema | None = None
         body_fields: list[Param] = []
         multipart = False
+        form = False
         if method in _QUERY_METHODS:
             query = rest
         elif in_schema is not None:
             if schemas.is_object(in_schema):
                 body_fields = rest
                 multipart = any(_has_binary(p.schema) for p in rest)
+                form = bool(rest) and not multipart and all(_flat(p.schema, schemas) for p in rest)
                 body = _body_schema(in_schema, rest, bool(path_types), schemas)
             else:
                 body = in_schema
@@ -217,6 +237,7 @@ def collect_operations(app: Pikku, schemas: SchemaSet) -> list[Operation]:
                 body=body,
                 body_fields=body_fields,
                 multipart=multipart,
+                form=form,
                 response=kind,
                 output=schemas.output(meta),
                 errors=dict(sorted(errors.items())),

@@ -28,6 +28,8 @@ TS_RESERVED = frozenset(
         "Problem",
         "Promise",
         "Record",
+        "RPCClient",
+        "BaseClient",
         "Request",
         "RequestInit",
         "Response",

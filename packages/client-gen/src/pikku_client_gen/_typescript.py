@@ -6,10 +6,18 @@ import json
 import re
 from typing import Any
 
-from pikku_core import ChannelAction, Pikku
+from pikku_core import ChannelAction, FunctionMeta, Pikku
 
 from ._routes import Operation, Param, collect_operations
-from ._schemas import JSONSchema, SchemaSet, as_dict, as_list, build_schema_set, identifier
+from ._schemas import (
+    JSONSchema,
+    SchemaSet,
+    as_dict,
+    as_list,
+    build_schema_set,
+    func_slug,
+    identifier,
+)
 from ._tsruntime import TS_CHANNEL_RUNTIME, TS_HTTP_RUNTIME, TS_RESERVED
 
 __all__ = ["typescript_client"]
@@ -263,6 +271,29 @@ def _channel_method(types: _TSTypes, action: ChannelAction, name: str) -> str:
     )
 
 
+def _rpc_method(types: _TSTypes, meta: FunctionMeta[Any], name: str) -> str:
+    schemas = types.schemas
+    in_schema = schemas.input(meta)
+    arg, body = "", "null"
+    if in_schema is not None:
+        props, required = schemas.object_fields(in_schema)
+        optional = " = {}" if props and not required else ""
+        arg = f"input: {types.type_of(in_schema)}{optional}"
+        body = "input"
+    out_schema = schemas.output(meta)
+    out = types.type_of(out_schema) if out_schema is not None else "unknown"
+    if meta.is_stream:
+        out = f"Array<{out}>"
+    path = json.dumps(f"/rpc/{meta.key}")
+    doc = f"  /** {(meta.title or meta.name).replace('*/', '* /')} (`POST /rpc/{meta.key}`). */"
+    if out_schema is None and not meta.is_stream:
+        return f'{doc}\n  {name}({arg}): Promise<void> {{\n    return this.empty("POST", {path}, [], {body});\n  }}'
+    return (
+        f"{doc}\n  {name}({arg}): Promise<{out}> {{\n"
+        f'    return this.json<{out}>("POST", {path}, [], {body});\n  }}'
+    )
+
+
 def typescript_client(app: Pikku, *, header: str = "") -> str:
     """Generate the TypeScript client: types, a fetch ``Client`` and channel classes.
 
@@ -279,6 +310,8 @@ def typescript_client(app: Pikku, *, header: str = "") -> str:
     """
     metas = [w.func for w in app.http_wirings]
     metas += [a.func for ch in app.channel_wirings for a in ch.actions.values()]
+    exposed = [m for m in app.functions if m.expose]
+    metas += exposed
     schemas = build_schema_set(metas, "#/$defs/{name}")
     types = _TSTypes(schemas)
     ops = collect_operations(app, schemas)
@@ -288,6 +321,14 @@ def typescript_client(app: Pikku, *, header: str = "") -> str:
     client = (
         f"/** Fetch client for {title}: one method per HTTP route. */\n"
         "export class Client extends BaseClient {\n" + "\n\n".join(methods) + "\n}"
+    )
+    rpc_used: set[str] = set()
+    rpc_methods = [_rpc_method(types, m, _member(func_slug(m), rpc_used)) for m in exposed]
+    rpc = (
+        "/** Exposed functions over `POST /rpc/{name}` (same options as `Client`). */\n"
+        "export class RPCClient extends BaseClient {\n" + "\n\n".join(rpc_methods) + "\n}"
+        if rpc_methods
+        else ""
     )
     channels: list[str] = []
     taken = set(TS_RESERVED) | set(types.names.values()) | {"BaseClient"}
@@ -336,6 +377,7 @@ def typescript_client(app: Pikku, *, header: str = "") -> str:
         types.definitions(),
         TS_HTTP_RUNTIME.strip(),
         client,
+        rpc,
         TS_CHANNEL_RUNTIME.strip() if channels else "",
         *channels,
     ]
