@@ -323,6 +323,12 @@ _LABELS: dict[FindingKind, str] = {
     "removed": "REMOVED",
     "gap": "GAP",
 }
+_HINTS: dict[FindingKind, str] = {
+    "changed": "a published contract is frozen; give the changed function a new `version=`"
+    " (keep the old version wired) and run `pikku versions update`",
+    "removed": "clients may still call a published version (`name@N`); keep it wired",
+    "gap": "versions are recorded in order; add the missing version first",
+}
 _COLORS = {"CHANGED": "31", "REMOVED": "31", "GAP": "31", "NEW": "32", "ok": "2"}
 _SYMBOLS = {"added": "+", "removed": "-", "changed": "~"}
 
@@ -384,11 +390,7 @@ class VersionReport:
         )
         status = paint("passed", "32") if self.ok else paint("FAILED", "31")
         lines.append(f"versions check {status}: {summary}")
-        if not self.ok:
-            lines.append(
-                "hint: a published contract is frozen; give the changed function a new"
-                " `version=` (keep the old version wired) and run `pikku versions update`"
-            )
+        lines.extend(f"hint: {_HINTS[k]}" for k in _HINTS if counts[k])
         return "\n".join(lines) + "\n"
 
 
