@@ -325,3 +325,14 @@ def test_match_and_request_mapping() -> None:
     assert dict(request) == {"path": "/c", "headers": {"a": "b"}, "cookies": {}, "query": {}}
     with pytest.raises(ValueError, match="send_queue_size"):
         ChannelRuntime(make_app(), send_queue_size=0)
+
+
+async def test_optional_object_input_reads_the_message_keys() -> None:
+    @pikku_sessionless_func
+    async def maybe(services: Any, data: Item | None, wire: Wire[Any]) -> dict[str, Any]:
+        return {"name": data.name if data else None}
+
+    app = Pikku()
+    app.wire_channel(name="c", route="/c", on_message_wiring={"maybe": maybe})
+    t = await run(app, [{"action": "maybe", "name": "x"}])
+    assert t.sent == [{"action": "maybe", "name": "x"}]

@@ -83,7 +83,8 @@ def _input_mode(meta: FunctionMeta[Any]) -> str:
         msgspec.inspect.DictType,
         msgspec.inspect.AnyType,
     )
-    return "object" if isinstance(info, objectish) else "value"
+    members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    return "object" if any(isinstance(m, objectish) for m in members) else "value"
 
 
 @dataclass(slots=True, eq=False)
