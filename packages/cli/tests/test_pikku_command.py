@@ -28,6 +28,11 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         sub_help = pikku(*sub, "--help", cwd=tmp_path)
         assert sub_help.returncode == 0, sub
         assert sub_help.stdout.startswith(f"usage: pikku {sub[0]}")
+    version = pikku("--version", cwd=tmp_path)
+    assert (version.returncode, version.stdout) == (0, "pikku-cli 0.1.0\n")
+    bare = pikku(cwd=tmp_path)
+    assert bare.returncode == 2
+    assert "error: the following arguments are required: COMMAND" in bare.stderr
 
 
 def test_info_text() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import json
 import sys
@@ -40,11 +41,19 @@ GEN_TARGETS = (
 _APP_HELP = "the app as module:attribute (e.g. myapp.main:app), imported from the current directory"
 
 
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> Parser:
     root = Parser(
         prog="pikku",
         description="Inspect, version-check, serve and generate clients for a pikku app.",
     )
+    root.add_argument("--version", action="version", version=f"pikku-cli {_version('pikku-cli')}")
     sub = root.add_subparsers(title="commands", metavar="COMMAND", dest="command")
     sub.required = True
 
