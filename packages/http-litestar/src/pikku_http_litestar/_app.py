@@ -51,25 +51,17 @@ def _optional(module: str) -> Any | None:
     return importlib.import_module(module)
 
 
-def _problem_response(
-    status: int, message: str, headers: dict[str, str] | None = None
-) -> Response[bytes]:
-    err = error_for_status(status, message)
-    return Response(
-        encode_json(err.to_problem()),
-        status_code=err.status_code,
-        media_type=PROBLEM_CONTENT_TYPE,
-        headers=headers,
-    )
-
-
 def _litestar_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     """Litestar's own errors (unknown route 404, wrong method 405, …) in the pikku shape."""
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
     if exc.status_code >= 500:
         # a server-side failure inside Litestar: its detail is not for the client
         return _unexpected_error(request, exc)
-    return _problem_response(exc.status_code, exc.detail, headers or None)
+    err = error_for_status(exc.status_code, exc.detail)
+    allow = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    body = encode_json(err.to_problem())
+    return Response(
+        body, status_code=err.status_code, media_type=PROBLEM_CONTENT_TYPE, headers=allow
+    )
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -127,23 +119,17 @@ class PikkuPlugin(InitPluginProtocol):
         """Build the Litestar route handlers for every wiring (done once, at app build)."""
         pikku = self.app
         handlers: list[BaseRouteHandler] = [
-            route_handler(
-                litestar_path(w.route),
-                w.method,
-                HTTPEndpoint(pikku, w, self.body_limit),
-                self.body_limit,
-            )
+            route_handler(litestar_path(w.route), w.method, HTTPEndpoint(pikku, w, self.body_limit))
             for w in pikku.http_wirings
         ]
         if self.rpc:
             handlers.append(
-                route_handler(
-                    "/rpc/{name:str}", "POST", RPCEndpoint(pikku, self.body_limit), self.body_limit
-                )
+                route_handler("/rpc/{name:str}", "POST", RPCEndpoint(pikku, self.body_limit))
             )
         handlers.extend(self._openapi_handlers())
         handlers.extend(self._mcp_handlers())
-        handlers.extend(self._channel_handlers())
+        if pikku.channel_wirings:
+            handlers.extend(channel_route_handlers(pikku))
         return handlers
 
     def _openapi_handlers(self) -> list[BaseRouteHandler]:
@@ -169,14 +155,11 @@ class PikkuPlugin(InitPluginProtocol):
         ]
 
     def _mcp_handlers(self) -> list[BaseRouteHandler]:
+        pikku = self.app
+        if not (pikku.mcp_tools or pikku.mcp_resources or pikku.mcp_prompts):
+            return []
         pikku_mcp = _optional("pikku_mcp")
-        pikku: Any = self.app
-        has_mcp = bool(
-            getattr(pikku, "mcp_tools", None)
-            or getattr(pikku, "mcp_resources", None)
-            or getattr(pikku, "mcp_prompts", None)
-        )
-        if pikku_mcp is None or not has_mcp:
+        if pikku_mcp is None:
             return []
         # the plugin's lifespan starts the pikku app; the MCP app only runs its manager
         mcp_app = pikku_mcp.create_asgi_app(pikku, start_app=False)
@@ -186,11 +169,6 @@ class PikkuPlugin(InitPluginProtocol):
             await mcp_app(scope, receive, send)
 
         return [asgi("/mcp", is_mount=True, copy_scope=True)(mount)]
-
-    def _channel_handlers(self) -> list[BaseRouteHandler]:
-        if not self.app.channel_wirings:
-            return []
-        return list(channel_route_handlers(self.app))
 
     @asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncGenerator[None, None]:

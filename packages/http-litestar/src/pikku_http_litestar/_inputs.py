@@ -13,18 +13,7 @@ import msgspec
 from pikku_core import UnprocessableContentError, UploadFile
 
 _SEQUENCE_ORIGINS: frozenset[Any] = frozenset(
-    {
-        list,
-        tuple,
-        set,
-        frozenset,
-        collections.abc.Sequence,
-        collections.abc.MutableSequence,
-        collections.abc.Set,
-        collections.abc.MutableSet,
-        collections.abc.Collection,
-        collections.abc.Iterable,
-    }
+    {list, tuple, set, frozenset, collections.abc.Sequence, collections.abc.Set}
 )
 
 

@@ -65,16 +65,11 @@ def wire_headers(http: HTTPWire) -> Headers:
     return out
 
 
-def problem_headers(body: bytes) -> Headers:
-    """Content headers of a problem+json body."""
-    return [PROBLEM_TYPE, (b"content-length", str(len(body)).encode())]
-
-
 def problem(err: PikkuError, http: HTTPWire | None = None) -> BodyResponse:
     """Render a `PikkuError` as an RFC 9457 problem+json response."""
     body = encode_json(err.to_problem())
-    headers = problem_headers(body)
-    if http is not None and (http.response_headers or http.response_cookies):
+    headers = [PROBLEM_TYPE, (b"content-length", str(len(body)).encode())]
+    if http is not None:
         headers.extend(wire_headers(http))
     return BodyResponse(err.status_code, headers, body)
 

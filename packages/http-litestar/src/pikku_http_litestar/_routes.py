@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request
@@ -17,19 +17,20 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Method, Scope
 from pikku_core import (
     BadRequestError,
+    Emit,
     HTTPWire,
+    HTTPWiring,
     NotFoundError,
     PayloadTooLargeError,
     Pikku,
     PikkuError,
+    Pipeline,
     UnprocessableContentError,
     UnsupportedMediaTypeError,
     UploadFile,
     Wire,
     error_for_status,
 )
-from pikku_core._pipeline import Emit, Pipeline
-from pikku_core._wirings import HTTPWiring
 
 from ._inputs import InputShape, query_values
 from ._responses import EventStream, problem, render
@@ -49,20 +50,19 @@ def litestar_path(route: str) -> str:
     return _BARE_PARAM.sub(r"{\1:str}", route)
 
 
-class _LazyMapping(Mapping[str, str]):
+class _Lazy(Mapping[str, str]):
     """A mapping built on first use (most calls never read headers or cookies)."""
 
-    __slots__ = ("_build", "_data", "_scope")
+    __slots__ = ("_build", "_data")
 
-    def __init__(self, scope: Scope, build: Any) -> None:
-        self._scope = scope
+    def __init__(self, build: Callable[[], Mapping[str, str]]) -> None:
         self._build = build
-        self._data: dict[str, str] | None = None
+        self._data: Mapping[str, str] | None = None
 
-    def _get(self) -> dict[str, str]:
+    def _get(self) -> Mapping[str, str]:
         data = self._data
         if data is None:
-            data = self._data = self._build(self._scope)
+            data = self._data = self._build()
         return data
 
     def __getitem__(self, key: str) -> str:
@@ -84,20 +84,12 @@ def _headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-def _cookies(scope: Scope) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        if raw_name.lower() != b"cookie":
-            continue
-        for part in raw_value.decode("latin-1").split(";"):
-            name, sep, value = part.partition("=")
-            name = name.strip()
-            if sep and name:
-                value = value.strip()
-                if len(value) > 1 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                out[name] = unquote(value)
-    return out
+def _http_wire(
+    method: str, request: Request[Any, Any, Any], query: Mapping[str, list[str]]
+) -> HTTPWire:
+    scope = request.scope
+    headers = _Lazy(lambda: _headers(scope))
+    return HTTPWire(method, scope["path"], headers, _Lazy(lambda: request.cookies), query)
 
 
 def _query_pairs(scope: Scope) -> list[tuple[str, str]]:
@@ -173,13 +165,7 @@ class HTTPEndpoint:
             pairs = _query_pairs(scope) if scope["query_string"] else None
         except PikkuError as err:
             return problem(err)
-        http = HTTPWire(
-            self.method,
-            scope["path"],
-            _LazyMapping(scope, _headers),
-            _LazyMapping(scope, _cookies),
-            _wire_query(pairs) if pairs else _EMPTY,
-        )
+        http = _http_wire(self.method, request, _wire_query(pairs) if pairs else _EMPTY)
         wire: Wire[Any] = Wire(self.pikku, http=http)
         try:
             if self.reads_body and not self.has_path_params:
@@ -315,9 +301,7 @@ class RPCEndpoint:
 
     async def __call__(self, request: Request[Any, Any, Any]) -> ASGIApp:
         scope = request.scope
-        http = HTTPWire(
-            "POST", scope["path"], _LazyMapping(scope, _headers), _LazyMapping(scope, _cookies)
-        )
+        http = _http_wire("POST", request, _EMPTY)
         wire: Wire[Any] = Wire(self.pikku, http=http)
         name: str = scope["path_params"]["name"]
         try:
@@ -337,9 +321,7 @@ class RPCEndpoint:
             return problem(err, http)
 
 
-def route_handler(
-    path: str, method: str, endpoint: Any, body_limit: int | None
-) -> HTTPRouteHandler:
+def route_handler(path: str, method: str, endpoint: HTTPEndpoint | RPCEndpoint) -> HTTPRouteHandler:
     """Wrap an endpoint in a real Litestar route handler (Litestar matches the route)."""
 
     async def handle(request: Request[Any, Any, Any]) -> ASGIApp:
@@ -349,6 +331,6 @@ def route_handler(
         path=path,
         http_method=typing.cast(Method, method),
         include_in_schema=False,
-        request_max_body_size=body_limit,
+        request_max_body_size=endpoint.limit,
         status_code=200,  # the endpoint decides; Litestar's 204 default for DELETE would refuse a body
     )(handle)
