@@ -315,3 +315,15 @@ async def test_on_connect_can_refuse(app: Pikku) -> None:
             with pytest.raises(ConnectionClosed):
                 await refused.recv()
             assert refused.close_code == 1008
+
+
+async def test_function_can_close_its_connection(app: Pikku, base: str) -> None:
+    async with connect(f"{base}/chat") as ws:
+        await ask(ws, {"action": "subscribe", "topic": "kicked"})
+        await ws.send(json.dumps({"action": "kick"}))
+        with pytest.raises(ConnectionClosed):
+            with anyio.fail_after(5):
+                await ws.recv()
+        assert ws.close_code == 4000
+        assert ws.close_reason == "kicked"
+    await eventually(lambda: app.event_hub.subscriber_count("kicked") == 0, 5)

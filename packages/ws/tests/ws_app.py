@@ -108,6 +108,12 @@ async def ticks(services: Any, data: Count, wire: Wire[Any]) -> AsyncIterator[in
 
 
 @pikku_sessionless_func
+async def kick(services: Any, data: None, wire: Wire[Any]) -> None:
+    assert wire.channel is not None
+    await wire.channel.close(4000, "kicked")
+
+
+@pikku_sessionless_func
 async def missing(services: Any, data: None, wire: Wire[Any]) -> None:
     raise NotFoundError("no such thing", {"id": 1})
 
@@ -156,6 +162,7 @@ def create_app(**kwargs: Any) -> Pikku:
         "slow": slow,
         "ticks": ticks,
         "missing": missing,
+        "kick": kick,
     }
     app.wire_channel(name="chat", route="/chat", on_message_wiring=actions)
     app.wire_channel(
