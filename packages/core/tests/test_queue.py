@@ -394,3 +394,22 @@ async def test_sealing_needs_a_secret(monkeypatch: pytest.MonkeyPatch, app: Pikk
     bare.wire_queue("orders", app.queue_wirings["orders"].func)
     with pytest.raises(RuntimeError, match="PIKKU_SECRET"):
         seal_job(bare, prepare_job(bare, "orders", {"item": "x"}, None))
+
+
+async def test_lazy_start_in_a_child_task_then_close_from_another(app: Pikku) -> None:
+    # The first call starts the app (and the queue's workers) inside a short-lived task
+    # and a cancel scope; the workers outlive both, and closing works from elsewhere.
+    found: dict[str, str] = {}
+
+    async def handler() -> None:
+        with anyio.fail_after(5):
+            found["job"] = await app.invoke("enqueue", {"item": "x"}, session={"user_id": "u"})
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(handler)
+    assert app.started
+    info = await wait_done(app.queue_service, "needs-session", found["job"])
+    assert info.result == {"user_id": "u"}
+    service = app.queue_service
+    await app.close()
+    assert not service.running

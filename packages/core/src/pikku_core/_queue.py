@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import anyio
 import msgspec
 
+from ._background import BackgroundTasks
 from ._values import to_builtins
 from ._wire import QueueWire, Wire
 from .errors import (
@@ -36,7 +37,6 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from ._app import Pikku
@@ -389,43 +389,39 @@ class InMemoryQueueService:
         self._jobs: dict[tuple[str, str], _Job] = {}
         self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._backlog: list[tuple[_Job, float]] = []
-        self._tg: TaskGroup | None = None
+        self._tasks = BackgroundTasks("the in-memory queue")
         self._send: MemoryObjectSendStream[_Job] | None = None
         self._receive: MemoryObjectReceiveStream[_Job] | None = None
 
     @property
     def running(self) -> bool:
         """Whether the workers are running."""
-        return self._tg is not None
+        return self._send is not None
 
     async def start(self) -> None:
         """Start the workers; jobs added before now start running."""
-        if self._tg is not None:
+        if self._send is not None:
             return
         send, receive = anyio.create_memory_object_stream[_Job](math.inf)
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg, self._send, self._receive = tg, send, receive
+        await self._tasks.start()
+        self._send, self._receive = send, receive
         for _ in range(self.concurrency):
-            tg.start_soon(self._worker, receive.clone())
+            self._tasks.start_soon(self._worker, receive.clone())
         backlog, self._backlog = self._backlog, []
         for job, delay in backlog:
             self._schedule(job, delay)
 
     async def aclose(self) -> None:
         """Stop the workers; jobs still queued or running are abandoned."""
-        tg, send, receive = self._tg, self._send, self._receive
-        if tg is None:
+        send, receive = self._send, self._receive
+        if send is None or receive is None:
             return
-        self._tg = self._send = self._receive = None
-        tg.cancel_scope.cancel()
+        self._send = self._receive = None
         try:
-            await tg.__aexit__(None, None, None)
+            await self._tasks.aclose()
         finally:
-            if send is not None:
-                send.close()
-            if receive is not None:
-                receive.close()
+            send.close()
+            receive.close()
         for job in self._jobs.values():
             if job.status in ("queued", "deferred", "running"):
                 job.status = "failed"
@@ -450,7 +446,7 @@ class InMemoryQueueService:
         self._jobs[key] = job
         if delay is not None and delay > 0:
             job.status = "deferred"
-        if self._tg is None:
+        if self._send is None:
             # Added before start: the delay counts from start.
             self._backlog.append((job, delay or 0.0))
         else:
@@ -465,11 +461,11 @@ class InMemoryQueueService:
         return job.info()
 
     def _schedule(self, job: _Job, delay: float) -> None:
-        tg, send = self._tg, self._send
-        assert tg is not None and send is not None
+        send = self._send
+        assert send is not None
         if delay > 0:
             job.status = "deferred"
-            tg.start_soon(self._release_later, send, job, delay)
+            self._tasks.start_soon(self._release_later, send, job, delay)
         else:
             job.status = "queued"
             send.send_nowait(job)

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from ._background import BackgroundTasks
 from ._values import to_builtins
 from ._wire import ScheduledWire, SkipRun, Wire
 from .errors import NotFoundError, PikkuError
 
 if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
-
     from ._app import Pikku
     from ._wirings import SchedulerWiring
 
@@ -204,7 +203,7 @@ class InProcessScheduler:
         self.timezone: tzinfo | None = timezone or datetime.now().astimezone().tzinfo
         self._clock = clock
         self._schedules = {w.name: CronSchedule(w.schedule) for w in app.scheduler_wirings}
-        self._tg: TaskGroup | None = None
+        self._tasks = BackgroundTasks("the scheduler")
         self.last_runs: dict[str, ScheduledRun] = {}
         """The latest finished run of each task, by name."""
 
@@ -217,29 +216,22 @@ class InProcessScheduler:
     @property
     def running(self) -> bool:
         """Whether the scheduler's tasks are running."""
-        return self._tg is not None
+        return self._tasks.running
 
     async def start(self) -> None:
         """Start one timer per wired task."""
-        if self._tg is not None:
+        if self._tasks.running:
             return
         for wiring in self.app.scheduler_wirings:
             if wiring.name not in self._schedules:
                 self._schedules[wiring.name] = CronSchedule(wiring.schedule)
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
+        await self._tasks.start()
         for wiring in self.app.scheduler_wirings:
-            tg.start_soon(self._timer, tg, wiring, self._schedules[wiring.name])
+            self._tasks.start_soon(self._timer, wiring, self._schedules[wiring.name])
 
     async def aclose(self) -> None:
         """Stop the timers and cancel runs in progress."""
-        tg = self._tg
-        if tg is None:
-            return
-        self._tg = None
-        tg.cancel_scope.cancel()
-        await tg.__aexit__(None, None, None)
+        await self._tasks.aclose()
 
     def next_run(self, name: str) -> datetime:
         """When the task ``name`` fires next."""
@@ -257,14 +249,14 @@ class InProcessScheduler:
             raise NotFoundError(f"no scheduled task named {name!r}")
         return schedule
 
-    async def _timer(self, tg: TaskGroup, wiring: SchedulerWiring, schedule: CronSchedule) -> None:
+    async def _timer(self, wiring: SchedulerWiring, schedule: CronSchedule) -> None:
         tick = schedule.next_after(self.now())
         while True:
             delay = (tick - self.now()).total_seconds()
             if delay > 0:
                 await anyio.sleep(delay)
                 continue
-            tg.start_soon(self._run, wiring, tick)
+            self._tasks.start_soon(self._run, wiring, tick)
             tick = schedule.next_after(max(tick, self.now().replace(second=0, microsecond=0)))
 
     async def _run(self, wiring: SchedulerWiring, scheduled_at: datetime) -> ScheduledRun:
