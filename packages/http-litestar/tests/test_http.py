@@ -176,6 +176,11 @@ async def hello_v2(services: Any, data: None, wire: Wire[Any]) -> int:
     return 2
 
 
+@pikku_func(expose=True)
+async def private_echo(services: Any, data: None, wire: Wire[Any]) -> Any:
+    return wire.session
+
+
 @pikku_sessionless_func
 async def hidden(services: Any, data: None, wire: Wire[Any]) -> int:
     return 0
@@ -211,7 +216,7 @@ def make_app() -> Pikku:
         auth=True,
         tags=["shelf"],
     )
-    app.add_functions(public_echo, hello_v1, hello_v2, hidden)
+    app.add_functions(public_echo, private_echo, hello_v1, hello_v2, hidden)
     return app
 
 
@@ -438,6 +443,10 @@ async def test_rpc_serves_exposed_functions_only(serve: Any) -> None:
         unknown_r = await client.post("/rpc/nope")
         assert hidden_r.status_code == unknown_r.status_code == 404
         assert hidden_r.json()["message"] == "no exposed function named 'hidden'"
+        assert (await client.post("/rpc/private_echo")).status_code == 401
+        token = make_app().session_codec().encode({"user_id": "r"})
+        r = await client.post("/rpc/private_echo", headers={"authorization": f"Bearer {token}"})
+        assert r.json() == {"user_id": "r"}
 
 
 async def test_route_groups_share_auth(serve: Any) -> None:
