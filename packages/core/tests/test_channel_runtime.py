@@ -336,3 +336,32 @@ async def test_optional_object_input_reads_the_message_keys() -> None:
     app.wire_channel(name="c", route="/c", on_message_wiring={"maybe": maybe})
     t = await run(app, [{"action": "maybe", "name": "x"}])
     assert t.sent == [{"action": "maybe", "name": "x"}]
+
+
+async def test_open_message_disconnect_for_callback_servers() -> None:
+    left: list[str] = []
+
+    @pikku_sessionless_func
+    async def bye(services: Any, data: None, wire: Wire[Any]) -> None:
+        left.append("bye")
+
+    app = make_app(on_disconnect=bye)
+    runtime = ChannelRuntime(app)
+    wiring = runtime.match("/c")
+    assert wiring is not None
+    with pytest.raises(RuntimeError, match="running runtime"):
+        await runtime.open(wiring, MemoryTransport(), ChannelRequest("/c"))
+    async with app, runtime:
+        transport = MemoryTransport()
+        conn = await runtime.open(wiring, transport, ChannelRequest("/c"))
+        assert runtime.connections == {conn.id: conn}
+        await runtime.message(conn, json.dumps({"action": "subscribe", "value": "t"}))
+        await app.event_hub.publish("t", 1)
+        await anyio.sleep(0.05)  # the event goes out from a background task
+        await runtime.disconnect(conn)
+        await runtime.disconnect(conn)
+        await runtime.message(conn, json.dumps({"action": "nothing"}))
+        assert runtime.connections == {}
+        assert app.event_hub.subscriber_count() == 0
+        assert left == ["bye"]
+        assert transport.sent == [{"action": "subscribe"}, {"topic": "t", "data": 1}]

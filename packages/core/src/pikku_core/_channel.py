@@ -343,10 +343,39 @@ class ChannelRuntime:
             except Exception:
                 _log.exception("event hub failed to drop the subscriptions of %s", conn.id)
 
+    async def open(
+        self,
+        wiring: ChannelWiring,
+        transport: ChannelTransport,
+        request: ChannelRequest,
+    ) -> ChannelConnection:
+        """Open a connection without a context manager, for callback-style servers.
+
+        Same as entering `connect`; pair it with `disconnect`. Needs the runtime to be
+        running (``async with runtime:``), whose task group does the background sends.
+
+        Raises:
+            RuntimeError: The runtime is not running.
+        """
+        if self._tg is None:
+            raise RuntimeError(
+                "ChannelRuntime.open needs a running runtime (`async with runtime:`); "
+                "or use `async with runtime.connect(...)`"
+            )
+        await self.app.start()
+        conn = ChannelConnection(self, self._compile(wiring), transport, request, self._tg)
+        await self._opened(conn)
+        return conn
+
+    async def disconnect(self, conn: ChannelConnection) -> None:
+        """Forget a connection: drop its subscriptions and run ``on_disconnect`` (once)."""
+        await self._closed(conn)
+
     async def _closed(self, conn: ChannelConnection) -> None:
         conn.closed = True
         conn._outbox = None
-        self.connections.pop(conn.id, None)
+        if self.connections.pop(conn.id, None) is None:
+            return  # already disconnected
         with anyio.move_on_after(10, shield=True):
             await self._unsubscribe_all(conn)
             on_disconnect = conn.wiring.on_disconnect
