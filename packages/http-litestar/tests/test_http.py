@@ -324,6 +324,8 @@ async def test_form_multipart_and_octet_stream(serve: Any) -> None:
             headers={"content-type": "application/octet-stream"},
         )
         assert r.json() == 3
+        r = await client.post("/upload-raw", files={"body": ("b.bin", b"12345")})
+        assert r.json() == 5
 
 
 async def test_unsupported_content_type_is_415(serve: Any) -> None:

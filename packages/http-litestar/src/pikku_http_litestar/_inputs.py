@@ -65,17 +65,19 @@ class InputShape:
         takes_input: Whether the function takes data at all.
         fields: Wire name → declared type for object inputs; None for scalars and ``Any``.
         sequence_fields: Fields declared as a list/tuple/set (one query value becomes a list).
+        bytes_fields: Fields declared as ``bytes`` (a multipart file part is read into them).
         bytes_field: The field an ``application/octet-stream`` body fills, if any
             (``""`` when the input type itself is ``bytes`` or `UploadFile`).
     """
 
-    __slots__ = ("bytes_field", "fields", "sequence_fields", "takes_input")
+    __slots__ = ("bytes_field", "bytes_fields", "fields", "sequence_fields", "takes_input")
 
     def __init__(self, input_type: Any) -> None:
         self.takes_input = input_type is not None
         self.fields = _object_fields(input_type) if self.takes_input else None
         fields = self.fields or {}
         self.sequence_fields = frozenset(k for k, t in fields.items() if _is_sequence(t))
+        self.bytes_fields = frozenset(k for k, t in fields.items() if _strip(t) is bytes)
         self.bytes_field: str | None = None
         if _strip(input_type) in (bytes, UploadFile):
             self.bytes_field = ""

@@ -229,7 +229,7 @@ class HTTPEndpoint:
             shape.merge(data, decoded)  # pyright: ignore[reportUnknownArgumentType]
             return data, True
         if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            form = await _read_form(request)
+            form = await _read_form(request, shape)
             shape.merge(data, shape.lenient(form))
             return data, True
         if content_type == "application/octet-stream" and shape.bytes_field is not None:
@@ -276,16 +276,19 @@ async def _read_body(request: Request[Any, Any, Any], limit: int | None) -> byte
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _read_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def _read_form(request: Request[Any, Any, Any], shape: InputShape) -> dict[str, Any]:
     try:
         form = await request.form()
     except HTTPException as exc:
         raise error_for_status(exc.status_code, exc.detail) from None
     out: dict[str, Any] = {}
     for key in form:
-        values: list[Any] = [
-            await _upload(v) if isinstance(v, LitestarUploadFile) else v for v in form.getall(key)
-        ]
+        values: list[Any] = []
+        for value in form.getall(key):
+            if isinstance(value, LitestarUploadFile):
+                # a `bytes` field gets the content, anything else an `UploadFile` stream
+                value = await value.read() if key in shape.bytes_fields else await _upload(value)
+            values.append(value)
         out[key] = values if len(values) > 1 else values[0]
     return out
 
