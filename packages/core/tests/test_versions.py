@@ -343,3 +343,28 @@ def test_field_change_is_a_frozen_record() -> None:
     change = FieldChange("input", "$.a", "added", "optional string", False, "new optional field")
     with pytest.raises(AttributeError):
         change.path = "$.b"  # type: ignore[misc]
+
+
+def test_openapi_component_refs_and_ref_siblings() -> None:
+    doc = {
+        "$ref": "#/components/schemas/Book",
+        "components": {
+            "schemas": {
+                "Book": {
+                    "title": "Book",
+                    "type": "object",
+                    "properties": {"id": {"$ref": "#/components/schemas/Id", "description": "x"}},
+                    "required": ["id"],
+                },
+                "Id": {"type": "string", "examples": ["b1"]},
+            }
+        },
+    }
+    assert structural_schema(doc) == {
+        "type": "object",
+        "properties": {"id": {"type": "string"}},
+        "required": ["id"],
+    }
+
+    with_sibling = {"$ref": "#/$defs/Id", "minLength": 2, "$defs": {"Id": {"type": "string"}}}
+    assert structural_schema(with_sibling) == {"allOf": [{"type": "string"}, {"minLength": 2}]}

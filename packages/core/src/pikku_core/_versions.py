@@ -23,7 +23,8 @@ __all__ = [
     "structural_schema",
 ]
 
-# Annotation keywords: they document a schema but never change which values it accepts.
+# Annotation keywords (they document a schema but never change which values it accepts)
+# and definition containers (their entries are reached through `$ref`s).
 _ANNOTATIONS = frozenset(
     {
         "title",
@@ -36,6 +37,7 @@ _ANNOTATIONS = frozenset(
         "$anchor",
         "$defs",
         "definitions",
+        "components",
         "readOnly",
         "writeOnly",
         "deprecated",
