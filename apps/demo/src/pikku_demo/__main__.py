@@ -30,7 +30,14 @@ def operator_session(app: Any) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``demo`` console script; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # Ctrl-C before the server (or a command) took over
+        print("demo: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(args: list[str]) -> int:
     from .config import DemoConfig
 
     config = DemoConfig.from_env()

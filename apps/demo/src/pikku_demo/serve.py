@@ -8,11 +8,16 @@ import logging
 import signal
 import socket
 import sys
+import time
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from pikku_core import Pikku
 
 from .config import DemoConfig
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _log_setup() -> None:
@@ -78,6 +83,7 @@ def serve(config: DemoConfig) -> int:
     app = build_app(config)
     asgi = create_app(app)
     started: list[int] = []
+    signalled = [0.0]
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -87,15 +93,35 @@ def serve(config: DemoConfig) -> int:
                 started.append(port)
                 print(banner(app, config, port), flush=True)
 
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # Unlike uvicorn's default, the signal is not raised again after a graceful
+            # shutdown: Ctrl-C is a clean exit (code 0), not a KeyboardInterrupt.
+            previous = {sig: signal.signal(sig, self.on_signal) for sig in _SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def on_signal(self, sig: int, frame: FrameType | None) -> None:
+            # Ctrl-C reaches `uv run` and the demo alike, and uv forwards it: the copy that
+            # arrives right after the first is the same keypress. A later one stops at once
+            # (without the graceful shutdown of the app).
+            now = time.monotonic()
+            if self.should_exit and now - signalled[0] > 1.0:
+                self.force_exit = True
+            elif not self.should_exit:
+                signalled[0] = now
+                self.should_exit = True
+
     server = Server(
         uvicorn.Config(asgi, host=config.host, port=config.port, log_config=None, lifespan="on")
     )
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        asyncio.run(server.serve())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(server.serve())
+    # `uv run` may pass the same Ctrl-C on once more while we exit: the server is
+    # already down, so let it not turn a clean exit into a KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not started:
         return 1
     print("demo: stopped", flush=True)
