@@ -26,40 +26,13 @@ __all__ = [
 # Annotation keywords (they document a schema but never change which values it accepts)
 # and definition containers (their entries are reached through `$ref`s).
 _ANNOTATIONS = frozenset(
-    {
-        "title",
-        "description",
-        "examples",
-        "example",
-        "$comment",
-        "$schema",
-        "$id",
-        "$anchor",
-        "$defs",
-        "definitions",
-        "components",
-        "readOnly",
-        "writeOnly",
-        "deprecated",
-        "externalDocs",
-        "xml",
-    }
+    "title description examples example $comment $schema $id $anchor $defs definitions"
+    " components readOnly writeOnly deprecated externalDocs xml".split()
 )
 # Keywords whose value is one schema.
 _SUB_SCHEMA = frozenset(
-    {
-        "additionalProperties",
-        "additionalItems",
-        "unevaluatedProperties",
-        "unevaluatedItems",
-        "not",
-        "if",
-        "then",
-        "else",
-        "contains",
-        "propertyNames",
-        "contentSchema",
-    }
+    "additionalProperties additionalItems unevaluatedProperties unevaluatedItems not if"
+    " then else contains propertyNames contentSchema".split()
 )
 # Keywords whose value is a list of schemas.
 _SCHEMA_LIST = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
