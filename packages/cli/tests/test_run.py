@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from cli_app import Session, app
 from pikku_cli import TokenFile, env_session, run
-from pikku_core import Pikku, UnauthorizedError, pikku_sessionless_func
+from pikku_core import Pikku, Response, UnauthorizedError, pikku_sessionless_func
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -357,3 +357,38 @@ def test_failed_command_does_not_save_the_session(tmp_path: Path) -> None:
     assert saved == []
     assert run(app, ["login", "x"], session_saver=lambda a, s: saved.append(s)) == 0
     assert saved == [Session(user_id="x")]
+
+
+def test_unprintable_output_and_failing_render_are_masked_500s(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @pikku_sessionless_func
+    async def opaque(services: Any, data: None, wire: Any) -> Any:
+        return object()
+
+    @pikku_sessionless_func
+    async def fine(services: Any, data: None, wire: Any) -> int:
+        return 1
+
+    def bad_render(value: Any) -> str:
+        raise KeyError("render bug")
+
+    out_app = Pikku(name="out")
+    out_app.wire_cli("opaque", opaque)
+    out_app.wire_cli("fine", fine, render=bad_render)
+    for command in ("opaque", "fine"):
+        assert run(out_app, [command]) == 1
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.startswith("Error (InternalServerError): Internal server error (error id ")
+
+
+def test_raw_response_bytes_are_written_as_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    @pikku_sessionless_func
+    async def csv(services: Any, data: None, wire: Any) -> Response:
+        return Response(b"a,b\n1,2\n", content_type="text/csv")
+
+    raw_app = Pikku(name="raw")
+    raw_app.wire_cli("csv", csv)
+    assert run(raw_app, ["csv"]) == 0
+    assert capsys.readouterr().out == "a,b\n1,2\n"

@@ -252,7 +252,7 @@ async def _execute(
                 await stack.enter_async_context(app)
             try:
                 session = loader(app)
-            except (RuntimeError, ValueError) as exc:  # no usable secret, bad codec set-up
+            except (RuntimeError, ValueError, OSError) as exc:  # no secret, unreadable file
                 raise _ConfigError(f"cannot load the session: {exc}") from None
             cli = CLIWire(wiring.command, tuple(argv))
             wire: Wire[Any] = Wire(app, session=session, cli=cli)
@@ -260,9 +260,17 @@ async def _execute(
                 await wiring.pipeline.run(wire, data, strict=False, emit=emit)
             else:
                 result = await wiring.pipeline.run(wire, data, strict=False)
-                _print_result(out, wiring, result, pretty)
+                try:
+                    _print_result(out, wiring, result, pretty)
+                except (BrokenPipeError, PikkuError):
+                    raise
+                except Exception as exc:  # unencodable output, a failing `render`
+                    raise app.map_exception(exc, wiring.func) from None
             if saver is not None and wire.session_changed:
-                saver(app, wire.session)
+                try:
+                    saver(app, wire.session)
+                except (RuntimeError, ValueError, OSError) as exc:
+                    raise _ConfigError(f"cannot save the session: {exc}") from None
             return 0
     except PikkuError as exc:
         return _print_error(err, exc, json_errors, command.spec, data)
@@ -280,7 +288,11 @@ def _print_result(out: TextIO, wiring: CLIWiring, result: Any, pretty: bool) -> 
         if not isinstance(result.body, bytes):
             raise PikkuError("a streamed Response cannot be printed by the CLI")
         out.flush()
-        out.buffer.write(result.body)
+        buffer = getattr(out, "buffer", None)
+        if buffer is None:  # a text-only stdout (redirected in-process)
+            out.write(result.body.decode("utf-8", "replace"))
+        else:
+            buffer.write(result.body)
     elif result is not None:
         out.write(dump_json(result, pretty=pretty) + "\n")
     out.flush()
