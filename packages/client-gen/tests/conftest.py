@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import uvicorn
 from cg_books_app import create_books_app
+from cg_edge_app import create_edge_app
 from pikku_client_gen import generate
 from pikku_conformance.reference_app import create_reference_app
 from pikku_core import Pikku
@@ -89,6 +90,14 @@ def books_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Everything generated for the test books app."""
     out = tmp_path_factory.mktemp("books")
     generate(create_books_app(), "all", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def edge_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Everything generated for the edge-case app."""
+    out = tmp_path_factory.mktemp("edge")
+    generate(create_edge_app(), "all", out)
     return out
 
 

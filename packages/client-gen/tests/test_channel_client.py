@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import anyio
 import pytest
 from cg_books_app import create_books_app
+from cg_edge_app import create_edge_app
+from conftest import load_module
 from pikku_conformance.reference_app import create_reference_app
 from pikku_core import Pikku
 from pikku_ws import ChannelCallError, serve
@@ -112,3 +116,18 @@ async def test_books_channel_typed_actions_and_topics(books_channel: ModuleType)
             assert await ch.search(term="x") == ["X"]
             assert [i async for i in ch.countdown(start=3)] == [3, 2, 1]
             assert await ch.add(a=1, b=2) == 3
+
+
+async def test_edge_channel_renamed_fields_and_optional_results(edge_out: Path) -> None:
+    m = load_module(edge_out / "channel_client.py", "cg_generated_edge_channel")
+    async with (
+        ws_server(create_edge_app()) as base,
+        m.EdgeCasesChannel.at(base, reconnect=False) as ch,
+    ):
+        weird = await ch.weird(class_="c", from_date=datetime.date(2021, 5, 6), self_=1)
+        assert (weird.class_, weird.from_date, weird.self) == ("c", datetime.date(2021, 5, 6), 1)
+        assert await ch.double(value=4) == 8
+        assert await ch.counts(data={"a": 2}) == 2
+        assert await ch.counts(data={}) is None
+        tree = await ch.tree(label="r", children=[m.Node(label="c")])
+        assert tree.children == [m.Node(label="c")]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import decimal
 import json
 import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from types import ModuleType
 
 import msgspec
 import pytest
-from conftest import ThreadServer
+from cg_edge_app import create_edge_app
+from conftest import ThreadServer, load_module, serve_http
 
 REFERENCE_METHODS = {
     "echo",
@@ -52,10 +55,10 @@ def _methods(cls: type) -> set[str]:
 
 
 def test_generated_python_modules_pass_pyright_strict(
-    ref_out: Path, books_out: Path, tmp_path: Path
+    ref_out: Path, books_out: Path, edge_out: Path, tmp_path: Path
 ) -> None:
     pyright = shutil.which("pyright") or str(Path(sys.executable).parent / "pyright")
-    for name, src in (("ref", ref_out), ("books", books_out)):
+    for name, src in (("ref", ref_out), ("books", books_out), ("edge", edge_out)):
         for module in ("client.py", "channel_client.py"):
             shutil.copy(src / module, tmp_path / f"{name}_{module}")
     config = {
@@ -288,3 +291,38 @@ def test_struct_round_trip(books_client: ModuleType) -> None:
     book = msgspec.json.decode(raw, type=m.Book)
     assert book.edition == m.Paper(pages=3) and book.tags == []
     assert msgspec.json.decode(msgspec.json.encode(book), type=m.Book) == book
+
+
+def test_edge_case_types_round_trip(edge_out: Path) -> None:
+    m = load_module(edge_out / "client.py", "cg_generated_edge_client")
+    # Names the module defines itself are taken: the app's `Client` struct is renamed.
+    assert m.Client_.__struct_fields__ == ("name",)
+    with serve_http(create_edge_app()) as server, m.Client(server.url) as client:
+        weird = m.Weird(
+            class_="k",
+            from_date=datetime.date(2020, 1, 2),
+            self=3,
+            ident=uuid.UUID(int=5),
+            price=decimal.Decimal("1.50"),
+            raw=b"\x00\xff",
+        )
+        wire = msgspec.json.decode(msgspec.json.encode(weird))
+        assert wire["class"] == "k" and wire["from-date"] == "2020-01-02"
+        back = client.weird(
+            class_="k",
+            from_date=datetime.date(2020, 1, 2),
+            self_=3,
+            ident=uuid.UUID(int=5),
+            price=decimal.Decimal("1.50"),
+            raw=b"\x00\xff",
+        )
+        assert back == weird
+        node = client.tree(label="root", children=[m.Node(label="a", children=[m.Node(label="b")])])
+        assert node.children[0].children[0].label == "b"
+        page = client.clients()
+        assert page.total == 1 and page.items == [m.Client_(name="a")]
+        assert client.double(data=21) == 42
+        point, meta = client.shapes(width=1.5, labels=["x", "y"])
+        assert point == (1, 2) and meta == m.Meta(key="k", size=2)
+        assert client.counts(data={"a": 1, "b": 2}) == 3
+        assert client.counts(data={}) is None

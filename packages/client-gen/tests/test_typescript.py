@@ -139,6 +139,7 @@ class ThreadWS:
 
 
 def _project(tmp_path: Path, client_ts: Path, extra: dict[str, str]) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     shutil.copy(client_ts, tmp_path / "client.ts")
     for name, text in extra.items():
         (tmp_path / name).write_text(text)
@@ -158,8 +159,11 @@ def _tsc(tsc: Path, project: Path, *args: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_reference_client_passes_tsc_strict(tsc: Path, ref_out: Path, tmp_path: Path) -> None:
-    _tsc(tsc, _project(tmp_path, ref_out / "client.ts", {}), "--noEmit")
+def test_reference_and_edge_clients_pass_tsc_strict(
+    tsc: Path, ref_out: Path, edge_out: Path, tmp_path: Path
+) -> None:
+    _tsc(tsc, _project(tmp_path / "ref", ref_out / "client.ts", {}), "--noEmit")
+    _tsc(tsc, _project(tmp_path / "edge", edge_out / "client.ts", {}), "--noEmit")
 
 
 @pytest.fixture

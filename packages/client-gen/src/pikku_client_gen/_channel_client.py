@@ -45,7 +45,10 @@ def _merged(reply: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in reply.items() if k != "action"}
 
 
-def _any(reply: dict[str, Any]) -> Any:
+def _value(reply: dict[str, Any]) -> Any:
+    # None replies carry only the action; other non-dict values come as "result".
+    if set(reply) <= {"action"}:
+        return None
     if set(reply) == {"action", "result"}:
         return reply["result"]
     return _merged(reply)
@@ -142,11 +145,11 @@ def _method(types: PyTypes, schemas: SchemaSet, name: str, action: ChannelAction
     if out is None:
         convert = ""
     elif out_tp == "Any":
-        convert = "_any(reply)"
+        convert = "_value(reply)"
     elif _is_object(schemas, out):
         convert = f"msgspec.convert(_merged(reply), type={out_tp})"
     else:
-        convert = f'msgspec.convert(reply.get("result"), type={out_tp})'
+        convert = f"msgspec.convert(_value(reply), type={out_tp})"
     if meta.is_stream:
         item = convert or "None"
         lines.append(f"    async def {name}(self{sig}) -> AsyncIterator[{out_tp}]:")

@@ -9,7 +9,7 @@ from pikku_core import Pikku
 from pikku_core.errors import PROBLEM_CONTENT_TYPE
 
 from ._routes import Operation, Param, collect_operations
-from ._schemas import JSONSchema, SchemaSet, build_schema_set
+from ._schemas import JSONSchema, SchemaSet, admits_null, build_schema_set
 
 __all__ = ["PROBLEM_SCHEMA", "openapi_document", "problem_component_name", "session_cookie_name"]
 
@@ -125,6 +125,13 @@ def _success(op: Operation) -> tuple[str, JSONSchema]:
     return "200", {"description": "Success", "content": {"application/json": {"schema": schema}}}
 
 
+def _no_content(op: Operation) -> JSONSchema | None:
+    # A function typed to return None sometimes answers 204 when it does.
+    if op.response == "json" and admits_null(op.output):
+        return {"description": "No content (the function returned None)"}
+    return None
+
+
 def _operation(op: Operation, problem_ref: str) -> JSONSchema:
     meta = op.meta
     out: JSONSchema = {"operationId": op.operation_id, "summary": meta.title or meta.name}
@@ -146,6 +153,9 @@ def _operation(op: Operation, problem_ref: str) -> JSONSchema:
         out["requestBody"] = {"required": True, "content": content}
     status, success = _success(op)
     responses: JSONSchema = {status: success}
+    empty = _no_content(op)
+    if empty is not None:
+        responses["204"] = empty
     for code, names in op.errors.items():
         responses[str(code)] = _problem_response(names, code, problem_ref)
     # Any other error (from nested RPC calls, middleware, a masked 500) has the same shape.

@@ -13,7 +13,7 @@ from pikku_core.errors import _BY_STATUS as CORE_ERRORS  # pyright: ignore[repor
 from ._pyruntime import ASYNC_BASE, ERRORS, SYNC_BASE, fill, helpers_for
 from ._pytypes import PyTypes, py_identifier
 from ._routes import Operation, Param, collect_operations, method_names
-from ._schemas import SchemaSet, build_schema_set, func_slug, is_raw_output
+from ._schemas import SchemaSet, admits_null, build_schema_set, func_slug, is_raw_output
 
 __all__ = ["python_client"]
 
@@ -218,6 +218,10 @@ class _Writer:
         elif call.response == "list":
             lines.append(f"        return {self._decode('response.content', f'list[{out_tp}]')}")
         else:
+            if admits_null(call.output):
+                # None comes back as 204 No Content.
+                lines.append("        if response.status_code == 204:")
+                lines.append("            return None")
             lines.append(f"        return {self._decode('response.content', out_tp)}")
         return "\n".join(lines)
 

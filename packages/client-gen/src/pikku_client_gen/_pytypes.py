@@ -194,9 +194,9 @@ class PyTypes:
                 value = float(value)
             return tp, json.dumps(value) if not isinstance(value, bool) else repr(value)
         if value == [] and tp.startswith("list["):
-            return tp, f"msgspec.field(default_factory={tp})"
+            return tp, "[]"  # msgspec copies empty collection defaults per instance
         if value == {} and tp.startswith("dict["):
-            return tp, f"msgspec.field(default_factory={tp})"
+            return tp, "{}"
         return f"{tp} | msgspec.UnsetType", "msgspec.UNSET"
 
 

@@ -13,6 +13,7 @@ from pikku_core._func import schema_hook
 __all__ = [
     "GenerationError",
     "SchemaSet",
+    "admits_null",
     "as_dict",
     "as_list",
     "build_schema_set",
@@ -35,6 +36,16 @@ def as_dict(value: Any) -> dict[str, Any] | None:
 def as_list(value: Any) -> list[Any]:
     """``value`` as a JSON array (empty when it is something else)."""
     return cast(list[Any], value) if isinstance(value, list) else []
+
+
+def admits_null(schema: JSONSchema | None) -> bool:
+    """Whether a schema accepts ``null`` (an output that may be None, answered with 204)."""
+    if schema is None:
+        return False
+    if not schema or schema.get("type") == "null":
+        return True
+    options = [as_dict(o) for o in as_list(schema.get("anyOf") or schema.get("oneOf"))]
+    return any(o is not None and admits_null(o) for o in options)
 
 
 def func_slug(meta: FunctionMeta[Any]) -> str:

@@ -176,6 +176,8 @@ export class BaseClient {
 
   protected async json<T>(method: string, path: string, query: Query, body: unknown): Promise<T> {
     const response = await this.request(method, path, query, body, "application/json");
+    // A function that returned None answers 204 (only when its type admits null).
+    if (response.status === 204) return null as T;
     return (await response.json()) as T;
   }
 
@@ -428,6 +430,10 @@ function merged<T>(reply: Reply): T {
 }
 
 function result<T>(reply: Reply): T {
-  return reply["result"] as T;
+  // None replies carry only the action; other non-object values come as "result".
+  const keys = Object.keys(reply).filter((k) => k !== "action");
+  if (keys.length === 0) return null as T;
+  if (keys.length === 1 && keys[0] === "result") return reply["result"] as T;
+  return merged<T>(reply);
 }
 """
