@@ -392,3 +392,18 @@ def test_raw_response_bytes_are_written_as_they_are(capsys: pytest.CaptureFixtur
     raw_app.wire_cli("csv", csv)
     assert run(raw_app, ["csv"]) == 0
     assert capsys.readouterr().out == "a,b\n1,2\n"
+
+
+def test_scalar_input_option_is_required_by_core(capsys: pytest.CaptureFixture[str]) -> None:
+    @pikku_sessionless_func
+    async def double(services: Any, data: int, wire: Any) -> int:
+        return data * 2
+
+    scalar_app = Pikku(name="scalar")
+    scalar_app.wire_cli("double", double)
+    assert run(scalar_app, ["double", "--value", "21"]) == 0
+    assert capsys.readouterr().out == "42\n"
+    assert run(scalar_app, ["double"]) == 2
+    assert capsys.readouterr().err == (
+        "Error (UnprocessableContentError): missing required option --value\n"
+    )

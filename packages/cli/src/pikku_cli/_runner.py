@@ -189,6 +189,8 @@ def _option_message(flag: str, message: str, payload: dict[str, Any], data: Any)
     message = message.removesuffix(f" at {path}")
     if message.startswith("Object missing required field"):
         return f"missing required option {flag}"
+    if message.endswith(", got `null`") and data is None:  # a whole-input `--value`
+        return f"missing required option {flag}"
     if message.endswith(", got `str`") and isinstance(path, str):
         # Every command-line value is a string: show the value instead of its type.
         key = path[2:] if path.startswith("$.") else None
