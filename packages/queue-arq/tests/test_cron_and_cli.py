@@ -205,3 +205,14 @@ async def test_console_script_runs_the_queue(
         assert result.returncode == 0, result.stderr.decode()
         infos = [await app.queue_service.get_job("echo", i) for i in ids]
     assert [(i.status, i.result) for i in infos] == [("succeeded", n) for n in range(3)]
+
+
+async def test_a_producer_leaves_scheduled_tasks_to_the_workers(
+    redis_settings: RedisSettings, queue_name: str
+) -> None:
+    app = cron_app(Ticks())
+    ArqQueueService(app, redis_settings, queue_name=queue_name)
+    async with app:
+        assert isinstance(app.scheduler, ArqScheduler)  # no in-process timers
+        assert app.services.scheduler is app.scheduler
+    assert isinstance(app.scheduler, ArqScheduler)

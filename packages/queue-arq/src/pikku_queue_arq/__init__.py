@@ -6,8 +6,9 @@ builds the arq worker that runs the app's queue and scheduler wirings; the
 """
 
 from ._cli import main
+from ._cron import ArqScheduler, cron_options
 from ._service import DEFAULT_QUEUE_NAME, ArqQueueService
-from ._worker import ArqScheduler, cron_options, worker_settings
+from ._worker import worker_settings
 
 __version__ = "0.1.0"
 

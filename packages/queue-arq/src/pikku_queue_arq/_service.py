@@ -14,6 +14,7 @@ from pikku_core import InternalServerError, JobInfo, ServiceUnavailableError
 from pikku_core._queue import CALLER, new_job_id, prepare_job, seal_job
 from redis.exceptions import RedisError
 
+from ._cron import ArqScheduler
 from ._serde import JobOutcomeRecord, deserialize, serialize
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class ArqQueueService:
         self._owns_redis = True
         self._lock = anyio.Lock()
         app.queue_service = self
+        if app.scheduler is None:
+            # Scheduled tasks run as arq cron jobs in the workers, not in this process.
+            app.scheduler = ArqScheduler(app, queue_name=queue_name)
 
     @classmethod
     def with_pool(cls, app: Pikku, redis: ArqRedis, *, queue_name: str) -> ArqQueueService:
