@@ -143,10 +143,7 @@ def _versions(args: argparse.Namespace, app: Pikku, style: Style) -> int:
     manifest_path: Path = args.manifest
     current = contracts_of(app.functions)
     color = Style(out).enabled
-
-    def paint(text: str, *styles: str) -> str:
-        return style(text, *styles)
-
+    paint = style
     if args.action == "init":
         if manifest_path.exists() and not args.force:
             sys.stderr.write(
