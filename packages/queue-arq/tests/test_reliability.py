@@ -45,8 +45,9 @@ async def test_killed_worker_job_is_retried_by_another_and_completes_once(
     url = _url(redis_settings)
     workers = make_workers(url, queue_name)
     # arq hands a crashed worker's job on once its in-progress lock (job timeout + 10 s)
-    # expires: a 1 s job timeout keeps the test at ~11 s.
-    args = ("--poll-delay", "0.05", "--job-timeout", "1")
+    # expires: a 3 s job timeout keeps the test at ~13 s and leaves 3 s to kill the
+    # worker before arq would time the first attempt out.
+    args = ("--poll-delay", "0.05", "--job-timeout", "3")
     workers.spawn(*args)
     workers.spawn(*args)
     app = build_app(url, queue_name, SECRET)
