@@ -31,14 +31,12 @@ async def timing(services: Any, wire: Wire[Any], next: Callable[[], Awaitable[An
             )
 
 
-def _use_redis(app: Pikku, config: DemoConfig) -> None:
-    """Queue jobs on arq; scheduled ticks come from the workers' arq cron jobs."""
+def _use_redis(app: Pikku, redis_url: str, queue_name: str) -> None:
+    """Queue jobs on arq; the scheduled ticks then run in `demo worker`, not here."""
     from arq.connections import RedisSettings
-    from pikku_queue_arq import ArqQueueService, ArqScheduler
+    from pikku_queue_arq import ArqQueueService
 
-    ArqQueueService(app, RedisSettings.from_dsn(config.redis_url), queue_name=config.queue_name)
-    # This process only enqueues: no in-process scheduler, `demo worker` runs the ticks.
-    app.scheduler = ArqScheduler(app)
+    ArqQueueService(app, RedisSettings.from_dsn(redis_url), queue_name=queue_name)
 
 
 def build_app(config: DemoConfig) -> Pikku:
@@ -59,7 +57,7 @@ def build_app(config: DemoConfig) -> Pikku:
     )
     app.register_error(loans.BookUnavailableError, status=409)
     if config.redis_url:
-        _use_redis(app, config)
+        _use_redis(app, config.redis_url, config.queue_name)
 
     # ------------------------------------------------------------ HTTP
     app.wire_http("post", "/auth/login", auth.login)

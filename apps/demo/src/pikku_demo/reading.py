@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from pikku_core import NotFoundError, UnauthorizedError, Wire, pikku_func, pikku_sessionless_func
@@ -133,7 +133,9 @@ async def remove_reading(services: Services, data: ReadingItemRef, wire: Wire[Se
 async def stamp_events(services: Any, event: Any, next: Callable[[Any], Awaitable[None]]) -> None:
     """Channel middleware: every published event gets the time it was sent."""
     if isinstance(event, dict) and "topic" in event:
-        event = {**event, "sent_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        stamped: dict[str, Any] = {**cast("dict[str, Any]", event)}
+        stamped["sent_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        event = stamped
     await next(event)
 
 

@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from types import FrameType
 from typing import Any
 
@@ -94,7 +94,7 @@ def serve(config: DemoConfig) -> int:
                 print(banner(app, config, port), flush=True)
 
         @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
+        def capture_signals(self) -> Generator[None]:
             # Unlike uvicorn's default, the signal is not raised again after a graceful
             # shutdown: Ctrl-C is a clean exit (code 0), not a KeyboardInterrupt.
             previous = {sig: signal.signal(sig, self.on_signal) for sig in _SIGNALS}
