@@ -102,6 +102,14 @@ def edge_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def empty_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Everything generated for an app with no wirings at all."""
+    out = tmp_path_factory.mktemp("empty")
+    generate(Pikku(), "all", out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def ref_client(ref_out: Path) -> ModuleType:
     return load_module(ref_out / "client.py", "cg_generated_ref_client")
 

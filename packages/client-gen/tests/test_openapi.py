@@ -214,3 +214,9 @@ def test_cookie_scheme_uses_the_app_cookie_name() -> None:
     app.wire_http("GET", "/me", me)
     doc = openapi_document(app)
     assert doc["components"]["securitySchemes"]["cookieAuth"]["name"] == "sid"
+
+
+def test_an_app_without_http_wirings_has_an_empty_valid_document() -> None:
+    doc = openapi_document(Pikku())
+    validate(doc)
+    assert doc["paths"] == {}

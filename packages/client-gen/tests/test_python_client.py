@@ -55,10 +55,11 @@ def _methods(cls: type) -> set[str]:
 
 
 def test_generated_python_modules_pass_pyright_strict(
-    ref_out: Path, books_out: Path, edge_out: Path, tmp_path: Path
+    ref_out: Path, books_out: Path, edge_out: Path, empty_out: Path, tmp_path: Path
 ) -> None:
     pyright = shutil.which("pyright") or str(Path(sys.executable).parent / "pyright")
-    for name, src in (("ref", ref_out), ("books", books_out), ("edge", edge_out)):
+    outputs = (("ref", ref_out), ("books", books_out), ("edge", edge_out), ("empty", empty_out))
+    for name, src in outputs:
         for module in ("client.py", "channel_client.py"):
             shutil.copy(src / module, tmp_path / f"{name}_{module}")
     config = {

@@ -159,11 +159,12 @@ def _tsc(tsc: Path, project: Path, *args: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_reference_and_edge_clients_pass_tsc_strict(
-    tsc: Path, ref_out: Path, edge_out: Path, tmp_path: Path
+def test_reference_edge_and_empty_clients_pass_tsc_strict(
+    tsc: Path, ref_out: Path, edge_out: Path, empty_out: Path, tmp_path: Path
 ) -> None:
     _tsc(tsc, _project(tmp_path / "ref", ref_out / "client.ts", {}), "--noEmit")
     _tsc(tsc, _project(tmp_path / "edge", edge_out / "client.ts", {}), "--noEmit")
+    _tsc(tsc, _project(tmp_path / "empty", empty_out / "client.ts", {}), "--noEmit")
 
 
 @pytest.fixture

@@ -219,20 +219,24 @@ def python_channel_client(app: Pikku, *, header: str = "") -> str:
     used_helpers = [
         block
         for block in helpers.split("\n\n\n")
-        if block.startswith("_T") or re.search(rf"\b{block.split('(')[0][4:]}\(", text)
+        if (block.startswith("_T") and classes)
+        or re.search(rf"\b{block.split('(')[0][4:]}\(", text)
     ]
     text = "\n\n\n".join(p for p in (all_list, definitions, *used_helpers, *classes) if p)
     imports = ["from __future__ import annotations", ""]
     imports += [f"import {m}" for m in sorted(types.modules)]
-    collections_names = [n for n in ("AsyncIterator", "Awaitable", "Callable") if n in text]
-    imports.append(f"from collections.abc import {', '.join(collections_names)}")
-    typing_names = [
-        n
-        for n in ("Any", "Literal", "Self", "TypeAlias", "TypeVar")
-        if re.search(rf"\b{n}\b", text)
-    ]
-    imports.append(f"from typing import {', '.join(typing_names)}")
-    imports += ["", "import msgspec", "from pikku_ws import ChannelCallError, PikkuChannelClient"]
+    for module, names in (
+        ("collections.abc", ("AsyncIterator", "Awaitable", "Callable")),
+        ("typing", ("Any", "Literal", "Self", "TypeAlias", "TypeVar")),
+    ):
+        used = [n for n in names if re.search(rf"\b{n}\b", text)]
+        if used:
+            imports.append(f"from {module} import {', '.join(used)}")
+    imports.append("")
+    if "msgspec." in text:
+        imports.append("import msgspec")
+    pikku_ws = ["ChannelCallError", *(["PikkuChannelClient"] if classes else [])]
+    imports.append(f"from pikku_ws import {', '.join(pikku_ws)}")
     title = str(getattr(app, "title", None) or "the pikku app")
     parts = [
         header.rstrip(),

@@ -159,6 +159,7 @@ class PyTypes:
         lines = [f"class {name}(msgspec.Struct, {options}):"]
         doc = str(schema.get("description") or schema.get("title") or comp)
         lines.append(f"    {_docstring(doc)}")
+        lines.append("")
         required = set(schema.get("required", []))
         used: set[str] = set()
         for field, prop in schema["properties"].items():
