@@ -22,6 +22,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _log_setup() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)-8s %(name)s: %(message)s")
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # one line per MCP session otherwise
 
 
 def banner(app: Pikku, config: DemoConfig, port: int) -> str:
@@ -81,7 +82,7 @@ def serve(config: DemoConfig) -> int:
         return 1
     _log_setup()
     app = build_app(config)
-    asgi = create_app(app)
+    asgi = create_app(app, logging_config=None)  # keep the log format set up above
     started: list[int] = []
     signalled = [0.0]
 
