@@ -53,9 +53,3 @@ async def test_queue_on_redis_with_a_worker(tmp_path: Path) -> None:
     assert code == 0, worker.output
     assert "Traceback" not in worker.output, worker.output
     assert URL_RE.search(worker.output) is None
-
-
-def test_worker_without_redis_url_says_what_to_set(tmp_path: Path) -> None:
-    worker = start_demo(demo_env(tmp_path), "worker")
-    assert worker.wait(timeout=30) == 2
-    worker.wait_for(re.compile("set REDIS_URL"))

@@ -35,12 +35,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the server (or a command) took over
         print("demo: interrupted", file=sys.stderr)
         return 130
+    except SetupError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+
+
+class SetupError(Exception):
+    """The environment asks for something the demo cannot do (reported without traceback)."""
 
 
 def _main(args: list[str]) -> int:
     from .config import DemoConfig
 
-    config = DemoConfig.from_env()
+    try:
+        config = DemoConfig.from_env()
+        config.secret()  # creates the data folder and its secret on first run
+    except ValueError as exc:
+        raise SetupError(f"bad setting: {exc} (PIKKU_DEMO_PORT must be a port number)") from None
+    except OSError as exc:
+        raise SetupError(
+            f"cannot use the data folder (set PIKKU_DEMO_DATA to another one): {exc}"
+        ) from None
     if not args or args[0] == "serve":
         from .serve import serve
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 
+import anyio
 from pikku_core import (
     ConflictError,
     NotFoundError,
@@ -192,9 +193,9 @@ async def upload_cover(services: Services, data: CoverUpload, wire: Wire[Session
         if size > MAX_COVER_BYTES:
             raise PayloadTooLargeError(f"a cover may be at most {MAX_COVER_BYTES} bytes")
         chunks.append(chunk)
-    covers = services.config.covers_dir
-    covers.mkdir(parents=True, exist_ok=True)
-    (covers / data.book_id).write_bytes(b"".join(chunks))
+    covers = anyio.Path(services.config.covers_dir)
+    await covers.mkdir(parents=True, exist_ok=True)
+    await (covers / data.book_id).write_bytes(b"".join(chunks))
     await services.db.execute(
         "UPDATE books SET cover_type = ? WHERE id = ?", content_type, data.book_id
     )
@@ -206,11 +207,13 @@ async def upload_cover(services: Services, data: CoverUpload, wire: Wire[Session
 async def get_cover(services: Services, data: BookRef, wire: Wire[Session]) -> Response:
     """A book's cover image, as uploaded."""
     row = await services.db.one("SELECT cover_type FROM books WHERE id = ?", data.book_id)
-    path = services.config.covers_dir / data.book_id
-    if row is None or row["cover_type"] is None or not path.exists():
+    path = anyio.Path(services.config.covers_dir / data.book_id)
+    if row is None or row["cover_type"] is None or not await path.exists():
         raise NotFoundError(f"book {data.book_id} has no cover")
     return Response(
-        path.read_bytes(), content_type=row["cover_type"], headers={"Cache-Control": "max-age=60"}
+        await path.read_bytes(),
+        content_type=row["cover_type"],
+        headers={"Cache-Control": "max-age=60"},
     )
 
 

@@ -11,6 +11,13 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 """``apps/demo/data`` in the repository (git-ignored): the demo only runs from a checkout."""
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range")
+    return port
+
+
 @dataclass(frozen=True, slots=True)
 class DemoConfig:
     """Where the demo keeps its data and how it serves.
@@ -42,7 +49,7 @@ class DemoConfig:
         return cls(
             data_dir=Path(env.get("PIKKU_DEMO_DATA") or DEFAULT_DATA_DIR).expanduser(),
             host=env.get("PIKKU_DEMO_HOST") or "127.0.0.1",
-            port=int(env.get("PIKKU_DEMO_PORT") or 8000),
+            port=_port(env.get("PIKKU_DEMO_PORT") or "8000"),
             redis_url=env.get("REDIS_URL") or None,
             secure_cookies=env.get("PIKKU_DEMO_SECURE_COOKIES") == "1",
             queue_name=env.get("PIKKU_DEMO_QUEUE") or "pikku-demo:queue",
