@@ -31,6 +31,9 @@ class Weird(msgspec.Struct):
     ident: uuid.UUID | None = None
     price: decimal.Decimal | None = None
     raw: bytes = b""
+    a_b: int = msgspec.field(name="a-b", default=1)
+    a_b2: int = msgspec.field(name="a_b", default=2)
+    under: int = msgspec.field(name="_under", default=3)
 
 
 class Node(msgspec.Struct):

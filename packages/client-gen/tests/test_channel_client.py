@@ -125,7 +125,7 @@ async def test_edge_channel_renamed_fields_and_optional_results(edge_out: Path) 
         m.EdgeCasesChannel.at(base, reconnect=False) as ch,
     ):
         weird = await ch.weird(class_="c", from_date=datetime.date(2021, 5, 6), self_=1)
-        assert (weird.class_, weird.from_date, weird.self) == ("c", datetime.date(2021, 5, 6), 1)
+        assert (weird.class_, weird.from_date, weird.self_) == ("c", datetime.date(2021, 5, 6), 1)
         assert await ch.double(value=4) == 8
         assert await ch.counts(data={"a": 2}) == 2
         assert await ch.counts(data={}) is None

@@ -302,7 +302,7 @@ def test_edge_case_types_round_trip(edge_out: Path) -> None:
         weird = m.Weird(
             class_="k",
             from_date=datetime.date(2020, 1, 2),
-            self=3,
+            self_=3,
             ident=uuid.UUID(int=5),
             price=decimal.Decimal("1.50"),
             raw=b"\x00\xff",
@@ -318,6 +318,10 @@ def test_edge_case_types_round_trip(edge_out: Path) -> None:
             raw=b"\x00\xff",
         )
         assert back == weird
+        renamed = client.weird(class_="k", from_date=datetime.date(2020, 1, 2), a_b=10, a_b_=20)
+        assert (renamed.a_b, renamed.a_b_) == (10, 20)
+        assert msgspec.json.decode(msgspec.json.encode(renamed))["a_b"] == 20
+        assert client.weird(class_="k", from_date=datetime.date(2020, 1, 2), under=7).under == 7
         node = client.tree(label="root", children=[m.Node(label="a", children=[m.Node(label="b")])])
         assert node.children[0].children[0].label == "b"
         page = client.clients()

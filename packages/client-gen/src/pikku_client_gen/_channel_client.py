@@ -7,7 +7,7 @@ import re
 
 from pikku_core import ChannelAction, Pikku
 
-from ._pytypes import PyTypes, py_identifier
+from ._pytypes import PyTypes, arg_name, py_identifier
 from ._routes import method_names
 from ._schemas import JSONSchema, SchemaSet, build_schema_set, identifier
 
@@ -116,10 +116,9 @@ def _method(types: PyTypes, schemas: SchemaSet, name: str, action: ChannelAction
     props, required = schemas.object_fields(in_schema)
     args: list[str] = []
     values: list[str] = []
+    used: set[str] = set()
     for field in sorted(props, key=lambda f: f not in required):
-        ident = py_identifier(field)
-        if ident == "self" or ident.startswith("_"):
-            ident = f"{ident.lstrip('_')}_"
+        ident = arg_name(field, used)
         tp = types.type_of(props[field])
         if field in required:
             args.append(f"{ident}: {tp}")

@@ -11,7 +11,7 @@ from pikku_core import FunctionMeta, Pikku
 from pikku_core.errors import _BY_STATUS as CORE_ERRORS  # pyright: ignore[reportPrivateUsage]
 
 from ._pyruntime import ASYNC_BASE, ERRORS, SYNC_BASE, fill, helpers_for
-from ._pytypes import PyTypes, py_identifier
+from ._pytypes import PyTypes, arg_name, py_identifier
 from ._routes import Operation, Param, collect_operations, method_names
 from ._schemas import SchemaSet, admits_null, build_schema_set, func_slug, is_raw_output
 
@@ -143,10 +143,8 @@ class _Writer:
     def __init__(self, types: PyTypes) -> None:
         self.types = types
 
-    def _arg(self, param: Param) -> tuple[str, str]:
-        ident = py_identifier(param.name)
-        if ident == "self" or ident.startswith("_"):
-            ident = f"{ident.lstrip('_')}_"
+    def _arg(self, param: Param, used: set[str]) -> tuple[str, str]:
+        ident = arg_name(param.name, used)
         tp = (
             "FileContent"
             if param.schema.get("format") == "binary"
@@ -160,8 +158,9 @@ class _Writer:
         params = [*call.path_params, *call.query, *call.body_fields]
         args: list[str] = []
         idents: dict[str, str] = {}
+        used: set[str] = set()
         for p in sorted(params, key=lambda p: not p.required):
-            ident, decl = self._arg(p)
+            ident, decl = self._arg(p, used)
             idents[p.name] = ident
             args.append(decl)
         if call.scalar_body is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ._schemas import JSONSchema, SchemaSet, as_dict, as_list, identifier
 
-__all__ = ["PyTypes", "py_identifier"]
+__all__ = ["PyTypes", "arg_name", "py_identifier"]
 
 _STRING_FORMATS = {
     "date-time": "datetime.datetime",
@@ -27,6 +27,17 @@ def py_identifier(name: str) -> str:
     ident = identifier(name)
     if keyword.iskeyword(ident) or keyword.issoftkeyword(ident):
         ident = f"{ident}_"
+    return ident
+
+
+def arg_name(name: str, used: set[str]) -> str:
+    """A keyword-argument name for a field: an identifier, not ``self``, not private, unique."""
+    ident = py_identifier(name).lstrip("_") or "arg"
+    if ident[0].isdigit():
+        ident = f"f{ident}"
+    while ident in used or ident == "self":
+        ident = f"{ident}_"
+    used.add(ident)
     return ident
 
 
@@ -165,10 +176,7 @@ class PyTypes:
         for field, prop in schema["properties"].items():
             if tag is not None and field == tag[0]:
                 continue
-            attr = py_identifier(field)
-            while attr in used or attr.startswith("_"):
-                attr = f"f{attr}" if attr.startswith("_") else f"{attr}_"
-            used.add(attr)
+            attr = arg_name(field, used)  # the same name the client methods' keywords use
             tp = self.type_of(prop)
             rename = f"name={json.dumps(field)}" if attr != field else ""
             if field in required:
