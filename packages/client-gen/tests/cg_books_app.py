@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 from pikku_core import (
+    ConflictError,
     NotFoundError,
     Pikku,
     Response,
@@ -255,8 +256,10 @@ async def search(services: Store, data: Search, wire: Wire[Any]) -> list[str]:
 
 @pikku_sessionless_func
 async def countdown(services: Store, data: Countdown, wire: Wire[Any]) -> AsyncIterator[int]:
-    """Stream start, start-1, ..., 1."""
+    """Stream start, start-1, ..., 1 (13 is unlucky: an error after the first item)."""
     for i in range(min(data.start, 50), 0, -1):
+        if i == 12 and data.start == 13:
+            raise ConflictError("unlucky 13")
         yield i
 
 

@@ -247,6 +247,12 @@ def test_books_client_typed_routes(books_client: ModuleType, books_server: Threa
         assert (info.book_id, info.filename, info.size, info.caption) == (2, "c.png", 4, "hi")
         assert client.upload_cover(book_id=2, cover=b"abc").size == 3
         assert list(client.countdown(start=3)) == [3, 2, 1]
+        seen: list[int] = []
+        with pytest.raises(m.ConflictError) as mid:
+            for item in client.countdown(start=13):
+                seen.append(item)
+        assert seen == [13]  # the items before the error arrive first
+        assert mid.value.problem.message == "unlucky 13" and mid.value.status == 409
         assert client.rpc.add(a=2, b=40) == 42
         assert client.rpc.get_book(book_id=2).title == "Cosmos"
         with pytest.raises(m.NotFoundError):
