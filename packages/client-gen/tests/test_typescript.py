@@ -69,6 +69,9 @@ async function main(): Promise<void> {
   const locked = await rejects(client.delete_book({ book_id: 1 }));
   check(locked instanceof ApiError && locked.status === 423, "declared error");
   await client.delete_book({ book_id: made.book_id });
+  const cover = new Blob([new Uint8Array([137, 80, 78, 71])], { type: "image/png" });
+  const info = await client.upload_cover({ book_id: 2, cover, caption: "front" });
+  check(info.size === 4 && info.caption === "front" && info.book_id === 2, "multipart upload");
   const items: number[] = [];
   for await (const n of client.countdown({ start: 3 })) items.push(n);
   check(items.join() === "3,2,1", "SSE stream");

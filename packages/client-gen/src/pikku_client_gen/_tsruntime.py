@@ -108,6 +108,17 @@ function pick(input: Record<string, unknown>, names: readonly string[]): Record<
   return out;
 }
 
+function formData(input: Record<string, unknown>, names: readonly string[]): FormData {
+  const form = new FormData();
+  for (const name of names) {
+    const value = input[name];
+    if (value === undefined || value === null) continue;
+    if (value instanceof Blob) form.append(name, value);
+    else for (const item of Array.isArray(value) ? value : [value]) form.append(name, text(item));
+  }
+  return form;
+}
+
 function segment(value: unknown): string {
   return encodeURIComponent(text(value));
 }
@@ -163,7 +174,9 @@ export class BaseClient {
       headers["cookie"] = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
     }
     const init: RequestInit = { method, headers, credentials: this.credentials };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // fetch sets the multipart content type with its boundary
+    } else if (body !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
     }

@@ -130,7 +130,8 @@ class _TSTypes:
         if isinstance(kind, list):
             return " | ".join(self.type_of({**s, "type": k}) for k in kind)  # pyright: ignore[reportUnknownVariableType]
         if kind == "string":
-            return "string"
+            # A file field (multipart upload): a Blob (a File in browsers).
+            return "Blob" if s.get("format") == "binary" else "string"
         if kind in ("integer", "number"):
             return "number"
         if kind == "boolean":
@@ -205,6 +206,8 @@ def _http_method(types: _TSTypes, op: Operation, name: str) -> str:
     )
     if scalar is not None:
         body = "input"
+    elif op.multipart:
+        body = f"formData({rec}, {json.dumps([p.name for p in op.body_fields])})"
     elif op.body is not None and op.body_fields:
         body = f"pick({rec}, {json.dumps([p.name for p in op.body_fields])})"
     elif op.method in ("POST", "PUT", "PATCH") and op.body is not None:
