@@ -246,14 +246,12 @@ _body_decoder = msgspec.msgpack.Decoder(_JobBody)
 
 
 @functools.lru_cache(maxsize=8)
-def _signer(secret: str) -> hmac.HMAC:
-    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+def _key(secret: str) -> bytes:
+    return secret.encode()
 
 
 def _sign(app: Pikku, body: bytes) -> bytes:
-    mac = _signer(app.require_secret("signing queued jobs")).copy()
-    mac.update(body)
-    return mac.digest()
+    return hmac.digest(_key(app.require_secret("signing queued jobs")), body, hashlib.sha256)
 
 
 def seal_job(app: Pikku, job: PreparedJob) -> bytes:

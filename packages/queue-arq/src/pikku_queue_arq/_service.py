@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -31,9 +32,14 @@ def function_name(queue: str) -> str:
     return f"pikku:{queue}"
 
 
+@functools.lru_cache(maxsize=256)
+def _job_prefix(queue_name: str, queue: str) -> str:
+    return f"{queue_name}:{quote(queue, safe='')}:"
+
+
 def arq_job_id(queue_name: str, queue: str, job_id: str) -> str:
     """The arq job id of a pikku job (arq's job keys are global, so it is namespaced)."""
-    return f"{queue_name}:{quote(queue, safe='')}:{job_id}"
+    return _job_prefix(queue_name, queue) + job_id
 
 
 async def open_pool(settings: RedisSettings, queue_name: str) -> ArqRedis:
