@@ -32,11 +32,15 @@ async def timing(services: Any, wire: Wire[Any], next: Callable[[], Awaitable[An
 
 
 def _use_redis(app: Pikku, redis_url: str, queue_name: str) -> None:
-    """Queue jobs on arq; the scheduled ticks then run in `demo worker`, not here."""
+    """Jobs and scheduled ticks on arq (run by `demo worker`), events through Redis."""
     from arq.connections import RedisSettings
     from pikku_queue_arq import ArqQueueService
 
+    from .redis_hub import RedisEventHub
+
     ArqQueueService(app, RedisSettings.from_dsn(redis_url), queue_name=queue_name)
+    # Channel events cross processes: a job run by a worker reaches the web's connections.
+    app.event_hub = RedisEventHub(redis_url, channel=f"{queue_name}:events")
 
 
 def build_app(config: DemoConfig) -> Pikku:

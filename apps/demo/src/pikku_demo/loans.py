@@ -27,6 +27,11 @@ NOTICE_QUEUE = "overdue-notices"
 SCAN_TASK = "nightly-overdue-scan"
 
 
+def notices_topic(reader_id: str) -> str:
+    """EventHub topic of one reader's overdue notices."""
+    return f"notices:{reader_id}"
+
+
 class BookUnavailableError(Exception):
     """Every copy is on loan (registered with the app as a 409)."""
 
@@ -178,6 +183,8 @@ async def send_overdue_notice(services: Services, data: LoanRef, wire: Wire[Sess
         notice.sent_at,
     )
     services.logger.info("overdue notice %s for loan %s", notice.id, notice.loan_id)
+    # The reader sees it at once if connected (with Redis, from whichever process runs it).
+    await services.event_hub.publish(notices_topic(notice.reader_id), notice)
     return notice
 
 

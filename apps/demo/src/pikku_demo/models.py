@@ -189,7 +189,7 @@ class ReadingUpdate(msgspec.Struct):
 
 
 class Topic(msgspec.Struct):
-    topic: Literal["books", "reading-list"] = "books"
+    topic: Literal["books", "reading-list", "notices"] = "books"
 
 
 class PromptTopic(msgspec.Struct):

@@ -17,6 +17,7 @@ from pikku_core import NotFoundError, UnauthorizedError, Wire, pikku_func, pikku
 
 from .books import BOOKS_TOPIC, list_books
 from .db import new_id
+from .loans import notices_topic
 from .models import (
     BookSearch,
     PromptTopic,
@@ -45,7 +46,7 @@ def _item(row: sqlite3.Row) -> ReadingItem:
 
 @pikku_func(title="Subscribe to events", tags=["channel"])
 async def subscribe(services: Services, data: Topic, wire: Wire[Session]) -> Subscribed:
-    """Receive ``books`` events (anyone) or your ``reading-list`` events (logged in).
+    """Receive ``books`` events (anyone), or your ``reading-list`` or ``notices`` (logged in).
 
     The channel wires this action with ``auth=False``, so anonymous connections may call
     it; the function itself asks for a session for the private topic.
@@ -55,7 +56,9 @@ async def subscribe(services: Services, data: Topic, wire: Wire[Session]) -> Sub
     if data.topic == "books":
         topic = BOOKS_TOPIC
     elif wire.session is None:
-        raise UnauthorizedError("log in to follow your reading list")
+        raise UnauthorizedError(f"log in to follow your {data.topic}")
+    elif data.topic == "notices":
+        topic = notices_topic(wire.session.reader_id)
     else:
         topic = _topic(wire.session)
     await services.event_hub.subscribe(topic, wire.channel)
