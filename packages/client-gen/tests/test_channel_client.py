@@ -13,7 +13,7 @@ import anyio
 import pytest
 from cg_books_app import create_books_app
 from cg_edge_app import create_edge_app
-from conftest import load_module
+from conftest import ThreadServer, load_module
 from pikku_conformance.reference_app import create_reference_app
 from pikku_core import Pikku
 from pikku_ws import ChannelCallError, serve
@@ -131,3 +131,15 @@ async def test_edge_channel_renamed_fields_and_optional_results(edge_out: Path) 
         assert await ch.counts(data={}) is None
         tree = await ch.tree(label="r", children=[m.Node(label="c")])
         assert tree.children == [m.Node(label="c")]
+
+
+async def test_channel_client_against_the_litestar_websocket_route(
+    ref_channel: ModuleType, ref_server: ThreadServer
+) -> None:
+    m = ref_channel
+    base = ref_server.url.replace("http://", "ws://")
+    async with m.ConformanceChannel.at(base, reconnect=False) as ch:
+        assert (await ch.echo(text="over litestar")).text == "over litestar"
+        await ch.login(user_id="lit")
+        assert (await ch.whoami())["user_id"] == "lit"
+        assert [n.value async for n in ch.count(n=2)] == [0, 1]
