@@ -141,39 +141,26 @@ def _flat(schema: JSONSchema, schemas: SchemaSet, *, items: bool = True) -> bool
 
 
 def _error_statuses(app: Pikku, meta: FunctionMeta[Any]) -> dict[int, list[str]]:
-    registered: dict[type[BaseException], Any] = getattr(app, "_error_map", {}) or {}
+    """The statuses of a function's declared errors (registered user errors included)."""
+    registered = app._error_map  # pyright: ignore[reportPrivateUsage]
     out: dict[int, list[str]] = {}
     for exc in meta.errors:
-        status: int | None = None
-        name = exc.__name__
+        status, name = 500, exc.__name__
         if issubclass(exc, PikkuError):
             status = exc.status
         else:
-            for cls in exc.__mro__:
-                if cls in registered:
-                    status, name = _registered(registered[cls], name)
-                    break
-        out.setdefault(status or 500, []).append(name)
+            mapped = next((registered[c] for c in exc.__mro__ if c in registered), None)
+            if mapped is not None:
+                status, name = mapped[0], mapped[1] or name
+        out.setdefault(status, []).append(name)
     return out
-
-
-def _registered(entry: Any, default_name: str) -> tuple[int, str]:
-    if isinstance(entry, int):
-        return entry, default_name
-    if isinstance(entry, tuple):
-        parts: tuple[Any, ...] = entry  # pyright: ignore[reportUnknownVariableType]
-        status = next((p for p in parts if isinstance(p, int)), 500)
-        name = next((p for p in parts if isinstance(p, str)), default_name)
-        return status, name
-    status = getattr(entry, "status", 500)
-    return int(status), str(getattr(entry, "name", None) or default_name)
 
 
 def collect_operations(app: Pikku, schemas: SchemaSet) -> list[Operation]:
     """Describe every HTTP wiring of an app, in registration order."""
     ops: list[Operation] = []
     used_ids: set[str] = set()
-    global_permissions = bool(getattr(app, "_permissions", ()))
+    global_permissions = bool(app._permissions)  # pyright: ignore[reportPrivateUsage]
     for wiring in app.http_wirings:
         meta = wiring.func
         method = wiring.method.upper()
