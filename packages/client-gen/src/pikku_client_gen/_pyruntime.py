@@ -173,9 +173,9 @@ class _Session:
             except CookieError:
                 continue
             for name, morsel in jar.items():
-                max_age = morsel["max-age"]
-                if not morsel.value or (max_age and str(max_age).lstrip("-").isdigit()
-                                        and int(max_age) <= 0):
+                max_age = str(morsel["max-age"] or "")
+                expired = max_age.lstrip("-").isdigit() and int(max_age) <= 0
+                if not morsel.value or expired:
                     self.cookies.pop(name, None)
                 else:
                     self.cookies[name] = morsel.value
