@@ -201,3 +201,34 @@ def test_cli_session_from_env(demo: Demo) -> None:
     helped = demo.cli("--help")
     assert helped.returncode == 0
     assert "demo worker" in helped.stdout and "books" in helped.stdout
+
+
+async def test_crud_and_permission_groups(demo: Demo) -> None:
+    async with (
+        logged_in(demo, LIBRARIAN) as libby,
+        httpx.AsyncClient(base_url=demo.url, timeout=10) as newcomer,
+    ):
+        signup = {"name": "Cy", "email": "cy@example.org", "password": "cy-demo"}
+        cy = (await newcomer.post("/auth/signup", json=signup)).json()
+        assert cy["role"] == "reader"
+        assert (await newcomer.post("/auth/signup", json=signup)).status_code == 409
+        # OR group on get_reader: the reader themselves, or a librarian; nobody else.
+        assert (await newcomer.get(f"/readers/{cy['id']}")).json()["email"] == "cy@example.org"
+        assert (await libby.get(f"/readers/{cy['id']}")).status_code == 200
+        libby_id = (await libby.get("/me")).json()["id"]
+        assert (await newcomer.get(f"/readers/{libby_id}")).status_code == 403
+
+        book = (await libby.post("/books", json={"title": "Tmp", "author": "A; B"})).json()
+        assert book["authors"] == ["A", "B"]
+        patched = await libby.patch(f"/books/{book['id']}", json={"copies": 2, "year": 2001})
+        assert patched.json()["copies"] == 2 and patched.json()["year"] == 2001
+        assert (await newcomer.patch(f"/books/{book['id']}", json={"copies": 9})).status_code == 403
+
+        # Cy borrows a copy; the book cannot be removed while it is on loan.
+        loan = (await newcomer.post("/loans", json={"book_id": book["id"]})).json()
+        assert (await libby.delete(f"/books/{book['id']}")).status_code == 409
+        assert [x["id"] for x in (await newcomer.get("/loans")).json()] == [loan["id"]]
+        returned = (await newcomer.post(f"/loans/{loan['id']}/return")).json()
+        assert returned["returned_at"] is not None
+        assert (await libby.delete(f"/books/{book['id']}")).status_code == 204
+        assert (await libby.get(f"/books/{book['id']}")).status_code == 404
