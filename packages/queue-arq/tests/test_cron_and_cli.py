@@ -15,7 +15,7 @@ import pytest
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import next_cron
 from arq.worker import create_worker
-from conftest import HERE, SECRET, drain
+from arq_testing import HERE, SECRET, drain
 from pikku_core import CronSchedule, NotFoundError, Pikku, Wire, pikku_sessionless_func
 from pikku_queue_arq import ArqQueueService, ArqScheduler, cron_options, main, worker_settings
 from pikku_queue_arq._service import open_pool

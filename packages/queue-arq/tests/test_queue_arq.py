@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import job_key_prefix, result_key_prefix
-from conftest import SECRET, free_port, running_worker
+from arq_testing import SECRET, free_port, running_worker
 from pikku_core import (
     ConflictError,
     JobInfo,

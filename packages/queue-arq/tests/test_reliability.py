@@ -11,7 +11,7 @@ import anyio
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings
-from conftest import SECRET, PrivateRedis, make_workers
+from arq_testing import SECRET, PrivateRedis, make_workers
 from pikku_core import JobInfo, Pikku
 from worker_app import build_app
 
