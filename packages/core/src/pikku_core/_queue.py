@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from ._wirings import QueueWiring
 
 __all__ = [
+    "CALLER",
+    "MAX_BACKOFF",
     "InMemoryQueueService",
     "JobInfo",
     "JobOutcome",
@@ -50,8 +52,12 @@ __all__ = [
     "PreparedJob",
     "QueueService",
     "SealedJob",
+    "current_wire",
     "default_backoff",
+    "enqueuer_session",
+    "failed_outcome",
     "is_final_error",
+    "new_job_id",
     "open_job",
     "prepare_job",
     "retry_delay",
