@@ -32,12 +32,22 @@ def test_guard_catches_a_dropped_test() -> None:
 def test_suite_covers_the_contract() -> None:
     names = set(suite_test_names())
     for required in (
-        "test_happy_path", "test_validation_error_has_path", "test_missing_session",
-        "test_permission_or_any_group", "test_permission_and_group",
-        "test_set_and_clear_session_persist", "test_error_mapping",
-        "test_registered_custom_error", "test_masked_internal_error", "test_middleware_order",
-        "test_wire_services_lazy_and_closed", "test_rpc_propagates_session",
-        "test_version_pinning", "test_none_output", "test_sync_function", "test_streaming",
+        "test_happy_path",
+        "test_validation_error_has_path",
+        "test_missing_session",
+        "test_permission_or_any_group",
+        "test_permission_and_group",
+        "test_set_and_clear_session_persist",
+        "test_error_mapping",
+        "test_registered_custom_error",
+        "test_masked_internal_error",
+        "test_middleware_order",
+        "test_wire_services_lazy_and_closed",
+        "test_rpc_propagates_session",
+        "test_version_pinning",
+        "test_none_output",
+        "test_sync_function",
+        "test_streaming",
         "test_concurrent_calls_keep_sessions_apart",
     ):
         assert required in names
