@@ -109,7 +109,7 @@ def worker_settings(
     service = app.queue_service
     redis_settings: RedisSettings | None = arq_overrides.pop("redis_settings", None)
     if redis_settings is None:
-        if isinstance(service, ArqQueueService) and service.queue_name == queue_name:
+        if isinstance(service, ArqQueueService):
             redis_settings = service.redis_settings
         else:
             redis_settings = RedisSettings()
