@@ -21,7 +21,7 @@ def _classes() -> list[type[errors.PikkuError]]:
 
 
 def test_every_status_class_is_exported_and_shadows_no_builtin() -> None:
-    expected = {400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429, 500, 501, 503, 504}
+    expected = {400, 401, 403, 404, 405, 409, 410, 413, 414, 415, 422, 429, 500, 501, 503, 504}
     classes = _classes()
     assert {c.status for c in classes} == expected
     for cls in classes:

@@ -72,6 +72,7 @@ from .errors import (
     UnauthorizedError,
     UnprocessableContentError,
     UnsupportedMediaTypeError,
+    URITooLongError,
     error_for_status,
 )
 
@@ -142,6 +143,7 @@ __all__ = [
     "TooManyRequestsError",
     "UnauthorizedError",
     "UnprocessableContentError",
+    "URITooLongError",
     "UnsupportedMediaTypeError",
     "UploadFile",
     "Wire",

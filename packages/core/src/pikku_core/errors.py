@@ -14,6 +14,7 @@ Each subclass carries an HTTP status; other transports use the same shape
     ├── ConflictError                409
     ├── GoneError                    410
     ├── PayloadTooLargeError         413
+    ├── URITooLongError              414
     ├── UnsupportedMediaTypeError    415
     ├── UnprocessableContentError    422  (input validation; payload = {"path": "$.x"})
     ├── TooManyRequestsError         429
@@ -46,6 +47,7 @@ __all__ = [
     "TooManyRequestsError",
     "UnauthorizedError",
     "UnprocessableContentError",
+    "URITooLongError",
     "UnsupportedMediaTypeError",
     "error_for_status",
 ]
@@ -176,6 +178,13 @@ class PayloadTooLargeError(PikkuError):
     default_message = "Payload too large"
 
 
+class URITooLongError(PikkuError):
+    """The request target (path and query) is longer than the server accepts (414)."""
+
+    status = 414
+    default_message = "URI too long"
+
+
 class UnsupportedMediaTypeError(PikkuError):
     """The request body's content type is not accepted (415)."""
 
@@ -236,6 +245,7 @@ _BY_STATUS: dict[int, type[PikkuError]] = {
         ConflictError,
         GoneError,
         PayloadTooLargeError,
+        URITooLongError,
         UnsupportedMediaTypeError,
         UnprocessableContentError,
         TooManyRequestsError,
