@@ -85,11 +85,10 @@ def _requirements(
     for spec in specs:
         name = _dep_name(spec)
         if name in PACKAGES:
-            sibling = _requirements(name, groups=(), seen=seen)
+            args.extend(_requirements(name, groups=(), seen=seen))
             extras = _EXTRAS.search(spec)
-            if extras and sibling:  # keep the extras a sibling is required with
-                sibling[1] += extras.group(0)
-            args.extend(sibling)
+            if extras:  # keep the extras a sibling is required with (uv merges repeats)
+                args.extend(["-e", f"{PACKAGES[name]}{extras.group(0)}"])
         elif name != dist:
             args.append(spec)
     return args
