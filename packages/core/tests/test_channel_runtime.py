@@ -155,6 +155,21 @@ async def run(
     return transport
 
 
+async def test_replies_use_the_wiring_routing_key() -> None:
+    app = Pikku(secret="runtime-test-secret-0123456789")
+    app.wire_channel(
+        name="c",
+        route="/c",
+        routing_key="type",
+        on_message_wiring={"clash": clash, "square": square},
+    )
+    t = await run(app, [{"type": "square", "value": 3, "id": 1}, {"type": "clash"}, {"type": "x"}])
+    assert t.sent[0] == {"type": "square", "result": 9, "id": 1}
+    # "action" is no reply key here, so this Struct merges.
+    assert t.sent[1] == {"type": "clash", "action": "inner", "value": 1}
+    assert t.sent[2]["type"] == "x" and t.sent[2]["error"]["name"] == "NotFoundError"
+
+
 async def test_reply_shapes_and_id_echo() -> None:
     t = await run(
         make_app(),
@@ -170,8 +185,9 @@ async def test_reply_shapes_and_id_echo() -> None:
     assert t.sent == [
         {"action": "create", "id": 1, "name": "milk", "qty": 1},
         {"action": "create", "name": "tea", "qty": 2},
-        {"action": "as_dict", "id": "x", "got": {"k": 1}},
-        {"action": "clash", "id": 2, "value": 1},
+        # A dict output holding a reply key goes under "result" whole: nothing is lost.
+        {"action": "as_dict", "id": "x", "result": {"got": {"k": 1}, "action": "ignored"}},
+        {"action": "clash", "id": 2, "result": {"action": "inner", "value": 1}},
         {"action": "nothing", "id": None},
         {"action": "square", "result": 49},
     ]

@@ -46,11 +46,12 @@ def _merged(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 def _value(reply: dict[str, Any]) -> Any:
-    # None replies carry only the action; other non-dict values come as "result".
+    # None replies carry only the action; non-dict outputs, and dict outputs holding a
+    # reply key (action, id, error, result, done), come whole under "result".
+    if "result" in reply:
+        return reply["result"]
     if set(reply) <= {"action"}:
         return None
-    if set(reply) == {"action", "result"}:
-        return reply["result"]
     return _merged(reply)
 """
 

@@ -443,10 +443,11 @@ function merged<T>(reply: Reply): T {
 }
 
 function result<T>(reply: Reply): T {
-  // None replies carry only the action; other non-object values come as "result".
+  // None replies carry only the action; non-object outputs, and object outputs holding a
+  // reply key (action, id, error, result, done), come whole under "result".
+  if ("result" in reply) return reply["result"] as T;
   const keys = Object.keys(reply).filter((k) => k !== "action");
   if (keys.length === 0) return null as T;
-  if (keys.length === 1 && keys[0] === "result") return reply["result"] as T;
   return merged<T>(reply);
 }
 """

@@ -93,24 +93,27 @@ class _Route:
     mode: str
     stream: bool
     head: bytes  # b'{"action":"<name>"': the start of every reply, encoded once
+    key: str  # the wiring's routing key, put back on every reply
 
 
-_RESERVED = frozenset(("action", "id", "error"))
-_splice_ok: dict[type, bool] = {}
+_REPLY_KEYS = frozenset(("id", "error", "result", "done"))
+"""Keys of the reply envelope besides the routing key; an output holding one is not merged."""
+_splice_ok: dict[tuple[type, str], bool] = {}
 
 
-def _spliceable(tp: type) -> bool:
-    """Whether a Struct type encodes as an object without ``action``/``id``/``error`` keys."""
-    ok = _splice_ok.get(tp)
+def _spliceable(tp: type, key: str) -> bool:
+    """Whether a Struct type encodes as an object without the reply's own keys."""
+    ok = _splice_ok.get((tp, key))
     if ok is None:
+        reserved = {key, *_REPLY_KEYS}
         info = msgspec.inspect.type_info(tp)
         ok = (
             isinstance(info, msgspec.inspect.StructType)
             and not info.array_like
-            and not ({f.encode_name for f in info.fields} & _RESERVED)
-            and info.tag_field not in _RESERVED
+            and not ({f.encode_name for f in info.fields} & reserved)
+            and info.tag_field not in reserved
         )
-        _splice_ok[tp] = ok
+        _splice_ok[(tp, key)] = ok
     return ok
 
 
@@ -122,7 +125,7 @@ def _fast_reply(route: _Route, msg_id: Any, has_id: bool, result: Any) -> str | 
     """
     if result is None:
         body = b"}"
-    elif isinstance(result, msgspec.Struct) and _spliceable(type(result)):
+    elif isinstance(result, msgspec.Struct) and _spliceable(type(result), route.key):
         encoded = _json_encode(result)
         body = b"," + encoded[1:] if len(encoded) > 2 else b"}"
     else:
@@ -144,7 +147,8 @@ class _Compiled:
                 a.pipeline,
                 _input_mode(a.func),
                 a.func.is_stream,
-                b'{"action":' + _json_encode(name),
+                b"{" + _json_encode(wiring.routing_key) + b":" + _json_encode(name),
+                wiring.routing_key,
             )
             for name, a in wiring.actions.items()
         }
@@ -227,13 +231,20 @@ class _Connecting:
                 await tg.__aexit__(exc_type, exc, tb)
 
 
-def _shape(action: str, msg_id: Any, has_id: bool, result: Any) -> dict[str, Any]:
-    reply: dict[str, Any] = {"action": action}
+def _shape(key: str, action: str, msg_id: Any, has_id: bool, result: Any) -> dict[str, Any]:
+    """The reply to one action: the routing key and ``id`` put back on the output.
+
+    A dict output is merged into the reply unless it holds one of the reply's own keys
+    (the routing key, ``id``, ``error``, ``result``, ``done``): then it goes under
+    ``result`` whole, so no output field is ever overwritten and a client can always
+    tell: a reply with ``result`` carries the output there, otherwise the output is the
+    reply without its routing key and ``id``.
+    """
+    reply: dict[str, Any] = {key: action}
     if result is not None:
         value = msgspec.to_builtins(result)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in value and _REPLY_KEYS.isdisjoint(value):
             reply.update(value)  # pyright: ignore[reportUnknownArgumentType]
-            reply["action"] = action
         else:
             reply["result"] = value
     if has_id:
@@ -241,10 +252,12 @@ def _shape(action: str, msg_id: Any, has_id: bool, result: Any) -> dict[str, Any
     return reply
 
 
-def _error(action: str | None, msg_id: Any, has_id: bool, err: PikkuError) -> dict[str, Any]:
+def _error(
+    key: str, action: str | None, msg_id: Any, has_id: bool, err: PikkuError
+) -> dict[str, Any]:
     reply: dict[str, Any] = {}
     if action is not None:
-        reply["action"] = action
+        reply[key] = action
     if has_id:
         reply["id"] = msg_id
     reply["error"] = err.to_dict()
@@ -395,16 +408,24 @@ class ChannelRuntime:
             return
         if not isinstance(frame, str):
             err = UnsupportedMediaTypeError("binary frames are not accepted: send JSON text")
-            await conn.reply(_error(None, None, False, err))
+            await conn.reply(_error(conn.wiring.routing_key, None, None, False, err))
             return
         try:
             msg = _message_decode(frame)
         except msgspec.ValidationError:
             err = BadRequestError("a message must be a JSON object")
-            await conn.reply(_error(None, None, False, err))
+            await conn.reply(_error(conn.wiring.routing_key, None, None, False, err))
             return
         except msgspec.DecodeError as exc:
-            await conn.reply(_error(None, None, False, BadRequestError(f"invalid JSON: {exc}")))
+            await conn.reply(
+                _error(
+                    conn.wiring.routing_key,
+                    None,
+                    None,
+                    False,
+                    BadRequestError(f"invalid JSON: {exc}"),
+                )
+            )
             return
         # The hot path (a known action) is kept flat: this runs once per message.
         compiled = conn._compiled
@@ -434,16 +455,16 @@ class ChannelRuntime:
                 if text is not None:
                     await conn._reply_text(text)
                     return
-            reply = _shape(action, msg_id, has_id, result)
+            reply = _shape(conn.wiring.routing_key, action, msg_id, has_id, result)
         except PikkuError as err:
-            reply = _error(action, msg_id, has_id, err)
+            reply = _error(conn.wiring.routing_key, action, msg_id, has_id, err)
         except Exception as exc:
             # Only shaping gets here (the pipeline raises PikkuError alone): an output that
             # msgspec cannot serialise.
             _log.error(
                 "channel %s: reply to %r not serialisable (%s)", conn.wiring.name, action, exc
             )
-            reply = _error(action, msg_id, has_id, InternalServerError())
+            reply = _error(conn.wiring.routing_key, action, msg_id, has_id, InternalServerError())
         await conn.reply(reply)
 
     async def _unrouted(
@@ -458,13 +479,13 @@ class ChannelRuntime:
                 await self._on_message(conn, wiring.on_message, msg)
                 return
             err = BadRequestError(f"missing {key!r}: every message names an action")
-            await conn.reply(_error(None, msg_id, has_id, err))
+            await conn.reply(_error(conn.wiring.routing_key, None, msg_id, has_id, err))
         elif not isinstance(action, str):
             err = BadRequestError(f"{key!r} must be a string, got {type(action).__name__}")
-            await conn.reply(_error(None, msg_id, has_id, err))
+            await conn.reply(_error(conn.wiring.routing_key, None, msg_id, has_id, err))
         else:
             err = NotFoundError(f"unknown action {action!r}")
-            await conn.reply(_error(action, msg_id, has_id, err))
+            await conn.reply(_error(conn.wiring.routing_key, action, msg_id, has_id, err))
 
     async def _stream(
         self,
@@ -479,7 +500,7 @@ class ChannelRuntime:
         scope = anyio.CancelScope()
 
         async def emit(item: Any) -> None:
-            await conn.reply(_shape(action, msg_id, has_id, item))
+            await conn.reply(_shape(conn.wiring.routing_key, action, msg_id, has_id, item))
             if conn.closed:
                 # The client went away: cancel the generator at its next await.
                 scope.cancel()
@@ -488,17 +509,19 @@ class ChannelRuntime:
             with scope:
                 await route.pipeline.run(wire, data, emit=emit)
         except PikkuError as err:
-            await conn.reply(_error(action, msg_id, has_id, err))
+            await conn.reply(_error(conn.wiring.routing_key, action, msg_id, has_id, err))
             return
         except Exception as exc:
             _log.error(
                 "channel %s: item of %r not serialisable (%s)", conn.wiring.name, action, exc
             )
-            await conn.reply(_error(action, msg_id, has_id, InternalServerError()))
+            await conn.reply(
+                _error(conn.wiring.routing_key, action, msg_id, has_id, InternalServerError())
+            )
             return
         if conn.closed:
             return
-        done: dict[str, Any] = {"action": action, "done": True}
+        done: dict[str, Any] = {conn.wiring.routing_key: action, "done": True}
         if has_id:
             done["id"] = msg_id
         await conn.reply(done)
@@ -510,7 +533,7 @@ class ChannelRuntime:
             result = await pipeline.run(conn._wire(), msg)
         except PikkuError as err:
             has_id = "id" in msg
-            await conn.reply(_error(None, msg.get("id"), has_id, err))
+            await conn.reply(_error(conn.wiring.routing_key, None, msg.get("id"), has_id, err))
             return
         if result is not None:
             await conn.reply(msgspec.to_builtins(result))
