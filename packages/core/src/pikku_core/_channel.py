@@ -242,9 +242,9 @@ def _shape(key: str, action: str, msg_id: Any, has_id: bool, result: Any) -> dic
     """
     reply: dict[str, Any] = {key: action}
     if result is not None:
-        value = msgspec.to_builtins(result)
-        if isinstance(value, dict) and key not in value and _REPLY_KEYS.isdisjoint(value):
-            reply.update(value)  # pyright: ignore[reportUnknownArgumentType]
+        value: Any = msgspec.to_builtins(result)
+        if isinstance(value, dict) and key not in value and _REPLY_KEYS.isdisjoint(value):  # pyright: ignore[reportUnknownArgumentType]
+            reply.update(cast(dict[str, Any], value))
         else:
             reply["result"] = value
     if has_id:
