@@ -4,17 +4,9 @@ Everything a user writes is importable from here: the `Pikku` app, the `pikku_fu
 decorators, the `Wire`, every error class, the session middleware and the value types.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._app import Pikku
-from ._channel import (
-    CLOSE_SLOW_CONSUMER,
-    ChannelConnection,
-    ChannelRequest,
-    ChannelRuntime,
-    ChannelTransport,
-    ChannelTransportNowait,
-)
-from ._channel_middleware import ChannelMiddlewareChain, compose_channel_middleware
-from ._eventhub import EventHub, InProcessEventHub
 from ._func import (
     FunctionMeta,
     Middleware,
@@ -25,8 +17,6 @@ from ._func import (
     pikku_sessionless_func,
 )
 from ._pipeline import Emit, Pipeline
-from ._queue import InMemoryQueueService, JobInfo, JobStatus, QueueService
-from ._scheduler import CronSchedule, InProcessScheduler, ScheduledRun
 from ._services import ServicesView
 from ._session import HMACSessionCodec, SessionCodec, auth_bearer, auth_cookie
 from ._values import Response, UploadFile, encode_json, to_builtins
@@ -76,7 +66,59 @@ from .errors import (
     error_for_status,
 )
 
+if TYPE_CHECKING:
+    from ._channel import (
+        CLOSE_SLOW_CONSUMER,
+        ChannelConnection,
+        ChannelRequest,
+        ChannelRuntime,
+        ChannelTransport,
+        ChannelTransportNowait,
+    )
+    from ._channel_middleware import ChannelMiddlewareChain, compose_channel_middleware
+    from ._eventhub import EventHub, InProcessEventHub
+    from ._queue import InMemoryQueueService, JobInfo, JobStatus, QueueService
+    from ._scheduler import CronSchedule, InProcessScheduler, ScheduledRun
+
 __version__ = "0.1.0"
+
+# The engines (channels, queue, scheduler) load on first use: an app that never wires
+# them does not pay for importing them (`import pikku_core` stays small).
+_LAZY = {
+    "CLOSE_SLOW_CONSUMER": "_channel",
+    "ChannelConnection": "_channel",
+    "ChannelRequest": "_channel",
+    "ChannelRuntime": "_channel",
+    "ChannelTransport": "_channel",
+    "ChannelTransportNowait": "_channel",
+    "ChannelMiddlewareChain": "_channel_middleware",
+    "compose_channel_middleware": "_channel_middleware",
+    "EventHub": "_eventhub",
+    "InProcessEventHub": "_eventhub",
+    "InMemoryQueueService": "_queue",
+    "JobInfo": "_queue",
+    "JobStatus": "_queue",
+    "QueueService": "_queue",
+    "CronSchedule": "_scheduler",
+    "InProcessScheduler": "_scheduler",
+    "ScheduledRun": "_scheduler",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pikku_core' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"pikku_core.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "CLOSE_SLOW_CONSUMER",

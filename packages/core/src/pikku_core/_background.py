@@ -9,16 +9,18 @@ system task), started and stopped by `BackgroundTasks`.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import importlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 if TYPE_CHECKING:
+    import asyncio
+
     from anyio.abc import TaskGroup
 
 __all__ = ["BackgroundTasks"]
@@ -31,8 +33,13 @@ _hosts: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references to
 def _spawn_detached(fn: Callable[[], Awaitable[None]]) -> None:
     # A fresh context: the host must not inherit the starting call's context variables.
     context = contextvars.Context()
+    # asyncio is not imported here: if it is not loaded yet, this is not an asyncio loop
+    # (and `import pikku_core` stays free of it).
+    aio: Any = sys.modules.get("asyncio")
     try:
-        loop = asyncio.get_running_loop()
+        if aio is None:
+            raise RuntimeError("not running on asyncio")
+        loop = aio.get_running_loop()
     except RuntimeError:
         trio: Any = importlib.import_module("trio")
         trio.lowlevel.spawn_system_task(fn, context=context)

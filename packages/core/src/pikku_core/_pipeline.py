@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ._func import FunctionMeta, Middleware, Permission, PermissionSpec, dec_hook, decode_error
-from ._queue import current_wire
 from ._services import ServicesView, close_wire_services
-from ._wire import Wire
+from ._wire import Wire, current_wire
 from .errors import ForbiddenError, PikkuError, UnauthorizedError
 
 if TYPE_CHECKING:

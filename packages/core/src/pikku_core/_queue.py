@@ -11,13 +11,10 @@ the job (and the enqueuer's session) with the app secret.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import logging
 import math
 import os
 from collections import OrderedDict
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -26,7 +23,7 @@ import msgspec
 
 from ._background import BackgroundTasks
 from ._values import to_builtins
-from ._wire import QueueWire, Wire
+from ._wire import QueueWire, Wire, current_wire
 from .errors import (
     GatewayTimeoutError,
     InternalServerError,
@@ -71,7 +68,7 @@ JobStatus = Literal["queued", "deferred", "running", "succeeded", "failed", "not
 """The states a job can be in, as `QueueService.get_job` reports them."""
 
 
-current_wire: ContextVar[Wire[Any] | None] = ContextVar("pikku_current_wire", default=None)
+# Set by the pipeline for each call of an app that wires queues (see `_wire`).
 """The wire of the call running in this context (set by `Pipeline.run`)."""
 
 CALLER: Any = object()
@@ -257,6 +254,9 @@ def _key(secret: str) -> bytes:
 
 
 def _sign(app: Pikku, body: bytes) -> bytes:
+    import hashlib  # imported on first use: `import pikku_core` stays small
+    import hmac
+
     return hmac.digest(_key(app.require_secret("signing queued jobs")), body, hashlib.sha256)
 
 
@@ -275,6 +275,8 @@ def open_job(app: Pikku, raw: bytes) -> SealedJob:
             the job must be failed, not run.
     """
     sig, body = raw[:_SIG_LEN], raw[_SIG_LEN:]
+    import hmac
+
     if len(sig) != _SIG_LEN or not hmac.compare_digest(sig, _sign(app, body)):
         raise UnauthorizedError("the job's signature does not verify")
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
@@ -31,6 +32,10 @@ SessionT = TypeVar("SessionT")
 SameSite = Literal["lax", "strict", "none"]
 
 _EPOCH = "Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+current_wire: ContextVar[Wire[Any] | None] = ContextVar("pikku_current_wire", default=None)
+"""The wire of the running call, for apps that wire queues: ``services.queue.add`` reads
+the enqueuer's session from it."""
 
 
 class SetCookie(msgspec.Struct):
