@@ -86,10 +86,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 @pytest.mark.parametrize(
     ("app_path", "message"),
     [
-        ("no_colon", "expected APP as module:attribute"),
-        ("no_such_module:app", "cannot import 'no_such_module'"),
+        ("no_colon", "APP must be 'module:attribute'"),
+        ("no_such_module:app", "cannot import module 'no_such_module'"),
         ("mcp_test_app:nope", "has no attribute 'nope'"),
-        ("mcp_test_app:create_app", "is a function, not a Pikku app"),
+        ("mcp_test_app:SECRET", "is a str, not a pikku_core.Pikku app"),
     ],
 )
 def test_cli_rejects_bad_app_paths(app_path: str, message: str) -> None:

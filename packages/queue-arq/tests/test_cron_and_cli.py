@@ -149,10 +149,10 @@ def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 @pytest.mark.parametrize(
     ("app_path", "message"),
     [
-        ("no_such_module:app", "cannot import 'no_such_module'"),
+        ("no_such_module:app", "cannot import module 'no_such_module'"),
         ("worker_app:nothing", "has no attribute 'nothing'"),
-        ("worker_app", "expected APP as module:attribute"),
-        ("worker_app:Work", "not a pikku app"),
+        ("worker_app", "APP must be 'module:attribute'"),
+        ("worker_app:Work", "not a pikku_core.Pikku app"),
     ],
 )
 def test_command_refuses_a_bad_app(

@@ -16,6 +16,7 @@ from ._func import (
     pikku_func,
     pikku_sessionless_func,
 )
+from ._loader import AppLoadError, load_app
 from ._pipeline import Emit, Pipeline
 from ._services import ServicesView
 from ._session import HMACSessionCodec, SessionCodec, auth_bearer, auth_cookie
@@ -121,6 +122,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AppLoadError",
     "CLOSE_SLOW_CONSUMER",
     "ChannelConnection",
     "ChannelMiddlewareChain",
@@ -194,6 +196,7 @@ __all__ = [
     "auth_cookie",
     "encode_json",
     "error_for_status",
+    "load_app",
     "pikku_func",
     "pikku_sessionless_func",
     "to_builtins",

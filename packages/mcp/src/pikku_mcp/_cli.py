@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-from pikku_core import Pikku
+from pikku_core import AppLoadError, Pikku
+from pikku_core import load_app as core_load_app
 
 from ._stdio import SESSION_ENV, run_stdio
 
@@ -15,30 +15,16 @@ __all__ = ["load_app", "main"]
 
 
 def load_app(path: str) -> Pikku:
-    """Import ``module:attribute`` (current directory on ``sys.path``) and return the app.
+    """Import ``module:attribute`` with core's loader and return the app.
 
     Raises:
         SystemExit: The path is malformed, the module or attribute is missing, or the
             object is not a `Pikku` app.
     """
-    module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise SystemExit(f"pikku-mcp: expected APP as module:attribute, got {path!r}")
-    sys.dont_write_bytecode = True
-    if "" not in sys.path:
-        sys.path.insert(0, "")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SystemExit(f"pikku-mcp: cannot import {module_name!r}: {exc}") from None
-    obj: object = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise SystemExit(f"pikku-mcp: {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    if not isinstance(obj, Pikku):
-        raise SystemExit(f"pikku-mcp: {path!r} is a {type(obj).__name__}, not a Pikku app")
-    return obj
+        return core_load_app(path)
+    except AppLoadError as exc:
+        raise SystemExit(f"pikku-mcp: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

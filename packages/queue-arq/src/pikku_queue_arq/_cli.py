@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging.config
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +11,8 @@ from typing import Any
 from arq.connections import RedisSettings
 from arq.logs import default_log_config
 from arq.worker import run_worker
-from pikku_core import Pikku
+from pikku_core import AppLoadError, Pikku
+from pikku_core import load_app as core_load_app
 from redis.exceptions import RedisError
 
 from ._service import DEFAULT_QUEUE_NAME, ArqQueueService
@@ -25,26 +24,11 @@ class UsageError(Exception):
 
 
 def load_app(path: str) -> Pikku:
-    """Import ``module:attribute`` (the current directory first on ``sys.path``)."""
-    module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise UsageError(f"expected APP as module:attribute, got {path!r}")
-    sys.dont_write_bytecode = True
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    """Import ``module:attribute`` with core's loader; a failure is a usage error."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"cannot import {module_name!r}: {exc}") from None
-    obj: Any = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise UsageError(f"{module_name!r} has no attribute {attr!r}") from None
-    if not isinstance(obj, Pikku):
-        raise UsageError(f"{path!r} is a {type(obj).__name__}, not a pikku app")
-    return obj
+        return core_load_app(path)
+    except AppLoadError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
