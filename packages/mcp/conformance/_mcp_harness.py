@@ -20,8 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from pikku_conformance import CallResult, Capabilities, Harness, HarnessClient
 from pikku_conformance.routes import mcp_tool
-from pikku_core import Pikku
-from pikku_mcp._schema import tool_schemas
+from pikku_core import Pikku, mcp_tool_schemas
 
 # MCP has no place to hand a session set by a tool back to the client (no cookie, no
 # response header once the SSE stream has started), so clients carry bearer tokens.
@@ -42,7 +41,7 @@ def _tool(app: Pikku, key: str) -> str:
 
 def _arguments(app: Pikku, key: str, data: Any) -> dict[str, Any]:
     meta = app.resolve(key)
-    schemas = tool_schemas(meta.input_schema, meta.output_schema, is_stream=meta.is_stream)
+    schemas = mcp_tool_schemas(meta)
     if schemas.wrap_input:
         return {"value": data}
     return dict(data) if data is not None else {}
@@ -52,7 +51,7 @@ def _outcome(result: types.CallToolResult, app: Pikku, key: str) -> CallResult:
     if result.is_error:
         return CallResult(ok=False, error=result.structured_content)
     meta = app.resolve(key)
-    schemas = tool_schemas(meta.input_schema, meta.output_schema, is_stream=meta.is_stream)
+    schemas = mcp_tool_schemas(meta)
     if schemas.output_schema is None:
         if not result.content:
             return CallResult(ok=True, value=None)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pikku_core import FunctionMeta, Pikku
+from pikku_core import FunctionMeta, Pikku, mcp_tool_schemas
 
-from ._schemas import JSONSchema, as_dict, as_list, func_slug, is_raw_output
+from ._schemas import JSONSchema, func_slug, is_raw_output
 
 __all__ = ["json_schemas", "mcp_manifest", "mcp_tool_input_schema"]
 
@@ -63,52 +62,12 @@ def json_schemas(app: Pikku, *, comment: str = "") -> dict[str, JSONSchema]:
     return files
 
 
-def _inline_root(schema: JSONSchema) -> JSONSchema:
-    """Replace a root ``$ref`` into ``$defs`` by the referenced schema itself."""
-    ref = schema.get("$ref")
-    defs: dict[str, Any] = dict(schema.get("$defs") or {})
-    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
-        return schema
-    name = ref.removeprefix("#/$defs/")
-    target = defs.get(name)
-    if not isinstance(target, dict):
-        return schema
-    root: JSONSchema = {k: v for k, v in schema.items() if k not in ("$ref", "$defs")}
-    root.update(target)  # pyright: ignore[reportUnknownArgumentType]
-    rest = {k: v for k, v in defs.items() if k != name}
-    if ref in json.dumps([root, rest]):  # a recursive type still needs its definition
-        rest[name] = target
-    if rest:
-        root["$defs"] = rest
-    return root
-
-
-def _object_root(schema: JSONSchema | None, member: str) -> JSONSchema:
-    # The same rule pikku-mcp serves: an object root as is, anything else wrapped.
-    if schema is None:
-        return {"type": "object", "properties": {}}
-    root = _inline_root(schema)
-    if root.get("type") == "object":
-        return root
-    defs = root.pop("$defs", None)
-    wrapped: JSONSchema = {"type": "object", "properties": {member: root}}
-    options = as_list(root.get("anyOf") or root.get("oneOf"))
-    nullable = root.get("type") == "null" or any(
-        (as_dict(o) or {}).get("type") == "null" for o in options
-    )
-    if not nullable:
-        wrapped["required"] = [member]
-    if defs:
-        wrapped["$defs"] = defs
-    return wrapped
-
-
 def mcp_tool_input_schema(meta: FunctionMeta[Any]) -> JSONSchema:
     """The MCP tool input schema: the input schema with an object at the root.
 
     A scalar (or list) input is wrapped as ``{"value": ...}``; no input is an empty object.
     """
-    return _object_root(meta.input_schema, "value")
+    return mcp_tool_schemas(meta).input_schema
 
 
 def mcp_manifest(app: Pikku, *, comment: str = "") -> JSONSchema:
@@ -132,9 +91,10 @@ def mcp_manifest(app: Pikku, *, comment: str = "") -> JSONSchema:
         description = tool.description or meta.description
         if description:
             entry["description"] = description
-        entry["inputSchema"] = mcp_tool_input_schema(meta)
-        if meta.output_schema is not None and not is_raw_output(meta) and not meta.is_stream:
-            entry["outputSchema"] = _object_output(meta.output_schema)
+        schemas = mcp_tool_schemas(meta)
+        entry["inputSchema"] = schemas.input_schema
+        if schemas.output_schema is not None:
+            entry["outputSchema"] = schemas.output_schema
         if tool.annotations:
             entry["annotations"] = dict(tool.annotations)
         tools.append(entry)
@@ -157,8 +117,3 @@ def mcp_manifest(app: Pikku, *, comment: str = "") -> JSONSchema:
         prompts.append(p)
     head: JSONSchema = {"$comment": comment} if comment else {}
     return {**head, "tools": tools, "resources": resources, "prompts": prompts}
-
-
-def _object_output(schema: JSONSchema) -> JSONSchema:
-    # MCP structured output must be an object: anything else is sent as {"result": ...}.
-    return _object_root(schema, "result")

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     )
     from ._channel_middleware import ChannelMiddlewareChain, compose_channel_middleware
     from ._eventhub import EventHub, InProcessEventHub
+    from ._mcp_schema import MCPToolSchemas, mcp_tool_schemas, object_root_schema
     from ._queue import InMemoryQueueService, JobInfo, JobStatus, QueueService
     from ._scheduler import CronSchedule, InProcessScheduler, ScheduledRun
 
@@ -96,6 +97,9 @@ _LAZY = {
     "compose_channel_middleware": "_channel_middleware",
     "EventHub": "_eventhub",
     "InProcessEventHub": "_eventhub",
+    "MCPToolSchemas": "_mcp_schema",
+    "mcp_tool_schemas": "_mcp_schema",
+    "object_root_schema": "_mcp_schema",
     "InMemoryQueueService": "_queue",
     "JobInfo": "_queue",
     "JobStatus": "_queue",
@@ -159,6 +163,7 @@ __all__ = [
     "JobStatus",
     "MCPPromptWiring",
     "MCPResourceWiring",
+    "MCPToolSchemas",
     "MCPToolWiring",
     "MCPWire",
     "MethodNotAllowedError",
@@ -197,6 +202,8 @@ __all__ = [
     "encode_json",
     "error_for_status",
     "load_app",
+    "mcp_tool_schemas",
+    "object_root_schema",
     "pikku_func",
     "pikku_sessionless_func",
     "to_builtins",

@@ -14,13 +14,12 @@ from pikku_core import (
     MCPToolWiring,
     Pikku,
     Pipeline,
-    Response,
     encode_json,
     to_builtins,
 )
 
 from ._changes import ChangeBus
-from ._schema import ToolSchemas, object_root, tool_schemas
+from ._schema import ToolSchemas, mcp_tool_schemas, object_root
 
 __all__ = ["Prompt", "Registry", "Resource", "Snapshot", "Tool", "content_of"]
 
@@ -40,11 +39,7 @@ class Tool:
         self.name = wiring.name
         self.pipeline: Pipeline = wiring.pipeline
         self.is_stream = meta.is_stream
-        # A `Response` is raw bytes, sent as a content block: no structured output.
-        output = None if meta.output_type is Response else meta.output_schema
-        self.schemas: ToolSchemas = tool_schemas(
-            meta.input_schema, output, is_stream=meta.is_stream
-        )
+        self.schemas: ToolSchemas = mcp_tool_schemas(meta)
         annotations = (
             types.ToolAnnotations.model_validate(dict(wiring.annotations))
             if wiring.annotations
