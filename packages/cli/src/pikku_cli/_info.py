@@ -113,10 +113,10 @@ def app_info(app: Pikku) -> dict[str, Any]:
     return {
         "app": app.name,
         "middleware": {
-            "global": _names(app._middleware),
-            "tags": {tag: _names(m) for tag, m in sorted(app._tag_middleware.items())},
+            "global": _names(app.middleware),
+            "tags": {tag: _names(m) for tag, m in sorted(app.tag_middleware.items())},
         },
-        "permissions": _names(app._permissions),
+        "permissions": _names(app.permissions),
         "functions": functions,
     }
 

@@ -142,7 +142,7 @@ def _flat(schema: JSONSchema, schemas: SchemaSet, *, items: bool = True) -> bool
 
 def _error_statuses(app: Pikku, meta: FunctionMeta[Any]) -> dict[int, list[str]]:
     """The statuses of a function's declared errors (registered user errors included)."""
-    registered = app._error_map  # pyright: ignore[reportPrivateUsage]
+    registered = app.error_mappings
     out: dict[int, list[str]] = {}
     for exc in meta.errors:
         status, name = 500, exc.__name__
@@ -160,7 +160,7 @@ def collect_operations(app: Pikku, schemas: SchemaSet) -> list[Operation]:
     """Describe every HTTP wiring of an app, in registration order."""
     ops: list[Operation] = []
     used_ids: set[str] = set()
-    global_permissions = bool(app._permissions)  # pyright: ignore[reportPrivateUsage]
+    global_permissions = bool(app.permissions)
     for wiring in app.http_wirings:
         meta = wiring.func
         method = wiring.method.upper()

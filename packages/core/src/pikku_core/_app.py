@@ -205,6 +205,26 @@ class Pikku:
                 self._tag_channel_middleware.setdefault(tag, []).extend(middleware)
         self._changed()
 
+    @property
+    def middleware(self) -> tuple[Middleware, ...]:
+        """Global middleware, in onion order (read-only; see `add_middleware`)."""
+        return tuple(self._middleware)
+
+    @property
+    def tag_middleware(self) -> dict[str, tuple[Middleware, ...]]:
+        """Tag middleware by tag (a copy; see `add_middleware`)."""
+        return {tag: tuple(mws) for tag, mws in self._tag_middleware.items()}
+
+    @property
+    def permissions(self) -> tuple[Permission, ...]:
+        """Global permissions, the AND gates every call passes first (read-only)."""
+        return tuple(self._permissions)
+
+    @property
+    def error_mappings(self) -> dict[type[BaseException], tuple[int, str | None]]:
+        """Registered user exceptions: ``{cls: (status, name or None)}`` (a copy)."""
+        return dict(self._error_map)
+
     def add_permission(self, *permissions: Permission) -> None:
         """Add global permissions: AND gates checked before each function's permissions."""
         self._permissions.extend(permissions)
