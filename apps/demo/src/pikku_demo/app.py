@@ -34,9 +34,7 @@ async def timing(services: Any, wire: Wire[Any], next: Callable[[], Awaitable[An
 def _use_redis(app: Pikku, redis_url: str, queue_name: str) -> None:
     """Jobs and scheduled ticks on arq (run by `demo worker`), events through Redis."""
     from arq.connections import RedisSettings
-    from pikku_queue_arq import ArqQueueService
-
-    from .redis_hub import RedisEventHub
+    from pikku_queue_arq import ArqQueueService, RedisEventHub
 
     ArqQueueService(app, RedisSettings.from_dsn(redis_url), queue_name=queue_name)
     # Channel events cross processes: a job run by a worker reaches the web's connections.

@@ -4,8 +4,8 @@
 
 Subscriptions stay in each process (an `InProcessEventHub` holds them); a publish goes
 through one Redis channel per app, and every process hands what it receives to its own
-subscribers. A job run by ``demo worker`` can thus notify a reader connected to a web
-process. Used when ``REDIS_URL`` is set.
+subscribers. A job run by an arq worker can thus notify a client connected to a web
+process.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-logger = logging.getLogger("pikku_demo.events")
+logger = logging.getLogger("pikku_queue_arq.events")
 
 
 class _Envelope(msgspec.Struct):
@@ -33,12 +33,16 @@ class _Envelope(msgspec.Struct):
 class RedisEventHub:
     """`pikku_core.EventHub` whose publishes travel through Redis.
 
+    Set it as the app's hub before the app starts (``app.event_hub = RedisEventHub(...)``)
+    in every process: web servers hosting channels and workers that publish.
+
     Args:
-        redis_url: Where Redis is.
-        channel: The Redis pub/sub channel carrying this app's events.
+        redis_url: Where Redis is (``redis://127.0.0.1:6379/0``).
+        channel: The Redis pub/sub channel carrying this app's events; processes of one
+            app share it, other apps on the same Redis use another.
     """
 
-    def __init__(self, redis_url: str, channel: str) -> None:
+    def __init__(self, redis_url: str, channel: str = "pikku:events") -> None:
         self.redis_url = redis_url
         self.channel = channel
         self._local = InProcessEventHub()
@@ -52,8 +56,8 @@ class RedisEventHub:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self.channel)
         # A plain asyncio task, not a task group: arq starts the app in one task and
-        # closes it from another. (The demo's servers, uvicorn and arq, run on asyncio.)
-        self._listener = asyncio.create_task(self._listen(pubsub), name="pikku-demo events")
+        # closes it from another (arq, and so this package, run on asyncio).
+        self._listener = asyncio.create_task(self._listen(pubsub), name="pikku events")
         self._redis = redis
 
     async def aclose(self) -> None:
