@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+from abc import abstractmethod
 from contextlib import AsyncExitStack
 from typing import Any, ClassVar
 
@@ -162,8 +163,9 @@ class MCPHarness(Harness):
         assert self._app is not None, "harness not started"
         return self._app
 
+    @abstractmethod
     async def connect(self, stack: AsyncExitStack, session: dict[str, Any] | None) -> Client:
-        raise NotImplementedError
+        """Open an SDK client on this harness's transport, closed by ``stack``."""
 
     async def client(self) -> HarnessClient:
         return MCPHarnessClient(self)

@@ -9,51 +9,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import anyio
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
-from pikku_conformance import CallResult, Capabilities, ConformanceSuite, Harness, HarnessClient
-from pikku_conformance.routes import queue_name
+from pikku_conformance import (
+    Capabilities,
+    ConformanceSuite,
+    Harness,
+    HarnessClient,
+    QueueHarnessClient,
+)
 from pikku_core import Pikku, PikkuError
 from pikku_queue_arq import ArqQueueService, worker_settings
 
 REDIS = RedisSettings(host="127.0.0.1", port=6379)
-
-
-class ArqClient(HarnessClient):
-    def __init__(self, app: Pikku, queue: ArqQueueService) -> None:
-        self._app = app
-        self._queue = queue
-        self._session: dict[str, Any] | None = None
-
-    def _queue_for(self, key: str) -> str:
-        name = queue_name(key)
-        if name not in self._app.queue_wirings:
-            # A bare name means the latest version, which is wired under its pinned key.
-            name = queue_name(self._app.resolve(key).key)
-        return name
-
-    async def call(self, key: str, data: Any = None) -> CallResult:
-        try:
-            queue = self._queue_for(key)
-            job_id = await self._queue.add(queue, data, session=self._session)
-        except PikkuError as exc:
-            return CallResult(ok=False, error=exc.to_dict())
-        with anyio.fail_after(20):
-            while True:
-                info = await self._queue.get_job(queue, job_id)
-                if info.status == "succeeded":
-                    return CallResult(ok=True, value=info.result)
-                if info.status == "failed":
-                    return CallResult(ok=False, error=info.error)
-                await anyio.sleep(0.005)
-
-    async def set_session(self, session: dict[str, Any] | None) -> None:
-        self._session = session
 
 
 class ArqHarness(Harness):
@@ -103,7 +75,7 @@ class ArqHarness(Harness):
 
     async def client(self) -> HarnessClient:
         assert self._app is not None and self._queue is not None, "harness not started"
-        return ArqClient(self._app, self._queue)
+        return QueueHarnessClient(self._app, self._queue, timeout=20, poll_interval=0.005)
 
 
 class TestArqQueue(ConformanceSuite):

@@ -6,6 +6,7 @@ test-side driver implements, and `ConformanceSuite`, the test class adapters sub
 
 from . import routes
 from .harness import CallResult, Capabilities, Harness, HarnessClient, InProcessHarness
+from .queue_client import QueueHarnessClient
 from .reference_app import REFERENCE_SECRET, TeapotError, create_reference_app, reference_functions
 from .suite import ConformanceSuite, suite_test_names
 
@@ -17,6 +18,7 @@ __all__ = [
     "Harness",
     "HarnessClient",
     "InProcessHarness",
+    "QueueHarnessClient",
     "TeapotError",
     "create_reference_app",
     "reference_functions",
