@@ -78,10 +78,7 @@ class CLIClient(HarnessClient):
         self._tokens = TokenFile(self._dir / "session")
 
     def _command(self, key: str) -> str:
-        command = cli_command(key)
-        if command not in self._specs:  # a bare name: the latest version's command
-            command = cli_command(self._app.resolve(key).key)
-        return command
+        return cli_command(key)
 
     async def _run(self, key: str, data: Any) -> tuple[int, str, str]:
         command = self._command(key)

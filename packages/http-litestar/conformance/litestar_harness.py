@@ -54,15 +54,6 @@ def _error_of(response: httpx.Response) -> dict[str, Any]:
     return {k: body[k] for k in ("name", "message", "payload", "error_id")}
 
 
-def _route(app: Pikku, key: str) -> str:
-    """The route of a key; a bare versioned name is served by its latest version's route.
-
-    The reference app wires one route per version (``/conformance/versioned_v2``), so
-    "the bare name means the latest" is checked by resolving it the way core does.
-    """
-    return http_route(app.resolve(key).key)
-
-
 class LitestarClient(HarnessClient):
     """One HTTP client with its own cookie jar."""
 
@@ -73,7 +64,7 @@ class LitestarClient(HarnessClient):
     async def call(self, key: str, data: Any = None) -> CallResult:
         """POST the data as JSON to the function's route."""
         kwargs: dict[str, Any] = {} if data is None else {"json": data}
-        response = await self._http.post(_route(self._app, key), **kwargs)
+        response = await self._http.post(http_route(key), **kwargs)
         if response.is_success:
             value = response.json() if response.content else None
             return CallResult(ok=True, value=value, status=response.status_code)
@@ -82,7 +73,7 @@ class LitestarClient(HarnessClient):
     async def stream(self, key: str, data: Any = None) -> list[Any]:
         """GET the function's route with the data as query and read the SSE frames."""
         items: list[Any] = []
-        async with self._http.stream("GET", _route(self._app, key), params=data or {}) as response:
+        async with self._http.stream("GET", http_route(key), params=data or {}) as response:
             if not response.is_success:
                 await response.aread()
                 raise AssertionError(f"stream failed: {response.status_code} {response.text}")

@@ -28,18 +28,6 @@ from pikku_core import Pikku, mcp_tool_schemas
 MCP_CAPABILITIES = Capabilities(session_persistence=False)
 
 
-def _tool(app: Pikku, key: str) -> str:
-    """The tool for a key; a bare versioned name is served by its latest version's tool.
-
-    MCP tools are wired by name, one per version (``versioned_v2``): no transport-level
-    resolution of a bare name exists, so the bare key maps to the latest version's tool.
-    """
-    name = mcp_tool(key)
-    if any(w.name == name for w in app.mcp_tools):
-        return name
-    return mcp_tool(app.resolve(key).key)
-
-
 def _arguments(app: Pikku, key: str, data: Any) -> dict[str, Any]:
     meta = app.resolve(key)
     schemas = mcp_tool_schemas(meta)
@@ -103,7 +91,7 @@ class MCPHarnessClient(HarnessClient):
         app = self._harness.app
         client = await self.client()
         try:
-            result = await client.call_tool(_tool(app, key), _arguments(app, key, data))
+            result = await client.call_tool(mcp_tool(key), _arguments(app, key, data))
         except MCPError as exc:
             return CallResult(ok=False, error={"name": "MCPError", "message": exc.error.message})
         return _outcome(result, app, key)
@@ -118,7 +106,7 @@ class MCPHarnessClient(HarnessClient):
             items.append(json.loads(message))
 
         result = await client.call_tool(
-            _tool(app, key), _arguments(app, key, data), progress_callback=progress
+            mcp_tool(key), _arguments(app, key, data), progress_callback=progress
         )
         outcome = _outcome(result, app, key)
         assert outcome.ok, outcome.error
