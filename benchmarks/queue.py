@@ -72,6 +72,7 @@ async def cleanup(queue_name: str) -> None:
 async def run_raw(jobs: int) -> tuple[float, float, float]:
     from arq.connections import RedisSettings
     from arq.worker import create_worker
+    from pikku_queue_arq import resilient_redis_settings
     from pikku_queue_arq._serde import deserialize, serialize
     from pikku_queue_arq._service import open_pool
 
@@ -88,7 +89,8 @@ async def run_raw(jobs: int) -> tuple[float, float, float]:
             {
                 "functions": [raw_double],
                 "queue_name": queue_name,
-                "redis_settings": RedisSettings.from_dsn(REDIS_URL),
+                # The same Redis retry policy pikku's worker_settings applies.
+                "redis_settings": resilient_redis_settings(RedisSettings.from_dsn(REDIS_URL)),
                 "job_serializer": serialize,
                 "job_deserializer": deserialize,
                 **WORKER_SETTINGS,

@@ -10,7 +10,7 @@ from ._cli import main
 from ._cron import ArqScheduler, cron_options
 from ._events import RedisEventHub
 from ._service import DEFAULT_QUEUE_NAME, ArqQueueService
-from ._worker import worker_settings
+from ._worker import resilient_redis_settings, worker_settings
 
 __version__ = "0.1.0"
 
@@ -22,5 +22,6 @@ __all__ = [
     "__version__",
     "cron_options",
     "main",
+    "resilient_redis_settings",
     "worker_settings",
 ]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from arq.typing import WorkerCoroutine
     from pikku_core import Pikku, QueueWiring
 
-__all__ = ["worker_settings"]
+__all__ = ["resilient_redis_settings", "worker_settings"]
 
 
 # A worker outlives short Redis outages: each command is retried with backoff (up to
@@ -31,7 +31,12 @@ _RECONNECT_TRIES = 40
 _RECONNECT_CAP = 2.0
 
 
-def _resilient(settings: RedisSettings) -> RedisSettings:
+def resilient_redis_settings(settings: RedisSettings) -> RedisSettings:
+    """Return ``settings`` with Redis commands retried with backoff (about a minute).
+
+    `worker_settings` applies it, so a worker rides out a Redis restart; settings that
+    already carry a ``retry`` policy are returned unchanged.
+    """
     if settings.retry is not None:
         return settings
     return dataclasses.replace(
@@ -149,7 +154,7 @@ def worker_settings(
         "functions": functions,
         "cron_jobs": scheduler.cron_jobs,
         "queue_name": queue_name,
-        "redis_settings": _resilient(redis_settings),
+        "redis_settings": resilient_redis_settings(redis_settings),
         "job_serializer": serialize,
         "job_deserializer": deserialize,
         "on_startup": on_startup,
