@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, overload
 import msgspec
 
 from ._values import Response, UploadFile
-from .errors import PikkuError, UnprocessableContentError
+from .errors import UnprocessableContentError
 
 __all__ = [
     "FunctionMeta",
@@ -491,8 +491,3 @@ def as_meta(func: Any) -> FunctionMeta[Any]:
             "decorate it with @pikku_func or @pikku_sessionless_func"
         )
     raise TypeError(f"expected a pikku function, got {type(func).__name__}")
-
-
-def is_pikku_error(exc: BaseException) -> bool:
-    """Whether an exception is already a caller-facing `PikkuError`."""
-    return isinstance(exc, PikkuError)
