@@ -11,11 +11,10 @@ from typing import Any, ClassVar
 
 import msgspec
 import pytest
-from litestar_harness import LiveServer
+from litestar_harness import LitestarHarness
 from pikku_conformance import CallResult, Capabilities, ConformanceSuite, Harness, HarnessClient
 from pikku_conformance.routes import CHANNEL_ROUTE, channel_action
 from pikku_core import FunctionMeta, Pikku
-from pikku_http_litestar import create_app
 from websockets.asyncio.client import ClientConnection, connect
 
 _OBJECTS = (
@@ -80,24 +79,13 @@ class ChannelClient(HarnessClient):
             self._ws = None
 
 
-class LitestarChannelHarness(Harness):
+class LitestarChannelHarness(LitestarHarness):
+    """The same live Litestar server as the HTTP harness, driven over its channel route."""
+
     capabilities: ClassVar[Capabilities] = Capabilities(http_status=False)
 
-    def __init__(self) -> None:
-        self._server: LiveServer | None = None
-        self._app: Pikku | None = None
-
-    async def start(self, app: Pikku) -> None:
-        self._app = app
-        self._server = LiveServer(create_app(app))
-        await self._server.start()
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            await self._server.stop()
-
     async def client(self) -> HarnessClient:
-        assert self._app is not None and self._server is not None
+        assert self._app is not None and self._server is not None, "harness not started"
         url = f"ws://127.0.0.1:{self._server.port}{CHANNEL_ROUTE}"
         return ChannelClient(self._app, url)
 
