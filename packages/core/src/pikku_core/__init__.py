@@ -13,6 +13,7 @@ from ._func import (
     Permission,
     PermissionSpec,
     PikkuFunction,
+    decode_error,
     pikku_func,
     pikku_sessionless_func,
 )
@@ -200,6 +201,7 @@ __all__ = [
     "auth_bearer",
     "auth_cookie",
     "encode_json",
+    "decode_error",
     "error_for_status",
     "load_app",
     "mcp_tool_schemas",

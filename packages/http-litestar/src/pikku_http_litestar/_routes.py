@@ -29,6 +29,7 @@ from pikku_core import (
     UnsupportedMediaTypeError,
     UploadFile,
     Wire,
+    decode_error,
     error_for_status,
 )
 
@@ -221,7 +222,7 @@ class HTTPEndpoint:
             try:
                 decoded = msgspec.json.decode(body)
             except msgspec.DecodeError as exc:
-                raise UnprocessableContentError(f"Malformed JSON: {exc}", {"path": "$"}) from None
+                raise decode_error(exc) from None
             if not data:
                 return decoded, True
             if not isinstance(decoded, dict):
